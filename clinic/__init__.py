@@ -1,0 +1,1 @@
+"""Clinic: booking for massage-therapy clinics, with oncology massage done safely."""

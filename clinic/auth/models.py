@@ -1,0 +1,54 @@
+"""Staff accounts and their roles. A person may hold several roles at once
+(a clinic owner is often admin and therapist)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic.clock import now_utc
+from clinic.db import Base, UTCDateTime
+from clinic.models_base import str_enum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    FRONTDESK = "frontdesk"
+    THERAPIST = "therapist"
+    CLINICAL_LEAD = "clinical_lead"
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows", lazy="raise")

@@ -1,0 +1,97 @@
+"""Appointments. The database, not this module, guarantees that no two appointments in a
+blocking status overlap for one therapist or one room (see the migration that creates
+the guards, and reliability.md section 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, literal_column
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.booking.statuses import (
+    AppointmentSource,
+    AppointmentStatus,
+    blocking_status_sql_list,
+)
+from clinic.clock import now_utc
+from clinic.db import Base, UTCDateTime
+from clinic.models_base import str_enum
+
+_BLOCKING = f"status IN {blocking_status_sql_list()}"
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="starts_before_end"),
+        CheckConstraint(
+            "blocked_from <= starts_at AND blocked_until >= ends_at", name="blocked_covers_visit"
+        ),
+        CheckConstraint("price_minor >= 0", name="price_not_negative"),
+        ExcludeConstraint(
+            ("therapist_id", "="),
+            (
+                func.tstzrange(
+                    literal_column("blocked_from"),
+                    literal_column("blocked_until"),
+                    literal_column("'[)'"),
+                ),
+                "&&",
+            ),
+            name="ex_appointment_therapist_overlap",
+            using="gist",
+            where=literal_column(_BLOCKING),
+        ).ddl_if(dialect="postgresql"),
+        ExcludeConstraint(
+            ("room_id", "="),
+            (
+                func.tstzrange(
+                    literal_column("blocked_from"),
+                    literal_column("blocked_until"),
+                    literal_column("'[)'"),
+                ),
+                "&&",
+            ),
+            name="ex_appointment_room_overlap",
+            using="gist",
+            where=literal_column(f"room_id IS NOT NULL AND {_BLOCKING}"),
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_appointment_therapist_blocked", "therapist_id", "blocked_until"),
+        Index("ix_appointment_room_blocked", "room_id", "blocked_until"),
+        Index(
+            "uq_appointment_therapist_start_active",
+            "therapist_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=literal_column(_BLOCKING),
+            postgresql_where=literal_column(_BLOCKING),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    # The contact who booked on the client's behalf (a daughter booking for her mother).
+    booked_by_client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), nullable=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Start minus the service's before-buffer and end plus its after-buffer, frozen at
+    # booking: a later change to a service's buffers must not move existing rows.
+    blocked_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        str_enum(AppointmentStatus, "appointment_status")
+    )
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[AppointmentSource] = mapped_column(
+        str_enum(AppointmentSource, "appointment_source")
+    )
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)

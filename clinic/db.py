@@ -1,0 +1,203 @@
+"""Database plumbing: the declarative base, the UTC instant type, engines and transactions.
+
+Owns how a transaction starts and ends; it knows nothing of clinic rules. On SQLite a
+write transaction begins with BEGIN IMMEDIATE (reliability.md section 1): a deferred
+BEGIN that reads and then writes fails at once with "database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, event, exc
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: timestamptz on PostgreSQL, integer epoch microseconds on SQLite.
+
+    SQLite compares text, and "2026-03-08 10:00:00" < "2026-03-08T09:00:00Z" is true,
+    so instants there are integers. Naive datetimes are refused: an instant without a
+    zone is a bug waiting for the next daylight-saving change.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given where a UTC instant is needed")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return epoch_micros(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return EPOCH + timedelta(microseconds=value)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+def epoch_micros(value: datetime) -> int:
+    """Exact integer microseconds since the epoch (no float rounding)."""
+    delta = value.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from the driver so that we choose its kind below.
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL may lose the last commits on power loss but never corrupts the file.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def make_engine(url: str, *, write: bool = True, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=10)
+        _configure_sqlite(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN")
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"TimeZone": "UTC", "application_name": "clinic"}},
+    )
+
+
+@dataclass
+class Database:
+    """The engines and session factories the app uses.
+
+    `transaction()` is the one way a use case writes: it commits once on success and
+    rolls back on error. `reading()` is for pages and queries that write nothing; on
+    SQLite it uses a second engine with a plain BEGIN so readers never queue behind
+    the single writer.
+    """
+
+    write_engine: AsyncEngine
+    read_engine: AsyncEngine
+    _write_sessions: async_sessionmaker[AsyncSession]
+    _read_sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+        write_engine = make_engine(url, write=True, pool_size=pool_size)
+        read_engine = (
+            make_engine(url, write=False, pool_size=pool_size)
+            if url.startswith("sqlite")
+            else write_engine
+        )
+        return cls(
+            write_engine=write_engine,
+            read_engine=read_engine,
+            _write_sessions=async_sessionmaker(write_engine, expire_on_commit=False),
+            _read_sessions=async_sessionmaker(read_engine, expire_on_commit=False),
+        )
+
+    @classmethod
+    def bound_to(cls, connection: AsyncConnection) -> Database:
+        """Every session joins `connection`'s outer transaction through savepoints.
+
+        Used by tests: code under test commits as usual and the test rolls it all back.
+        """
+        sessions = async_sessionmaker(
+            bind=connection,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        return cls(
+            write_engine=connection.engine,
+            read_engine=connection.engine,
+            _write_sessions=sessions,
+            _read_sessions=sessions,
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self._read_sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+OVERLAP_SQLSTATE = "23P01"
+SQLITE_OVERLAP_MESSAGE = "appointment_overlap"
+
+
+def is_overlap_violation(error: exc.DBAPIError) -> bool:
+    """True when the database refused an appointment that overlaps another.
+
+    PostgreSQL raises exclusion_violation (23P01); SQLite's guard trigger aborts with
+    a fixed message that arrives as an IntegrityError.
+    """
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == OVERLAP_SQLSTATE:
+        return True
+    # asyncpg wraps its error; the SQLSTATE sits on the cause.
+    cause = getattr(orig, "__cause__", None)
+    if getattr(cause, "sqlstate", None) == OVERLAP_SQLSTATE:
+        return True
+    return SQLITE_OVERLAP_MESSAGE in str(orig)

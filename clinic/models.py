@@ -1,0 +1,40 @@
+"""Imports every model so that Base.metadata is complete (Alembic and tests use it)."""
+
+from clinic.audit import AuditEntry
+from clinic.auth.models import Role, User, UserRole
+from clinic.booking.models import Appointment
+from clinic.clients.models import Client, Consent
+from clinic.db import Base
+from clinic.options import ClinicOption
+from clinic.scheduling.models import (
+    Closure,
+    Location,
+    Room,
+    Service,
+    TimeOff,
+    WeeklyHours,
+    service_therapist,
+)
+from clinic.staff.models import Credential, Therapist, therapist_location
+
+__all__ = [
+    "Appointment",
+    "AuditEntry",
+    "Base",
+    "Client",
+    "ClinicOption",
+    "Closure",
+    "Consent",
+    "Credential",
+    "Location",
+    "Role",
+    "Room",
+    "Service",
+    "Therapist",
+    "TimeOff",
+    "User",
+    "UserRole",
+    "WeeklyHours",
+    "service_therapist",
+    "therapist_location",
+]

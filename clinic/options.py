@@ -1,0 +1,35 @@
+"""Clinic-wide options stored in the database (policies, the demo data version), each a
+JSON value under a dotted key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.clock import now_utc
+from clinic.db import Base, UTCDateTime
+
+
+class ClinicOption(Base):
+    __tablename__ = "clinic_option"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+
+async def get_option(session: AsyncSession, key: str, default: Any = None) -> Any:
+    value = await session.scalar(select(ClinicOption.value).where(ClinicOption.key == key))
+    return default if value is None else value
+
+
+async def set_option(session: AsyncSession, key: str, value: Any) -> None:
+    row = await session.get(ClinicOption, key)
+    if row is None:
+        session.add(ClinicOption(key=key, value=value))
+    else:
+        row.value = value

@@ -1,0 +1,142 @@
+"""Settings read once from CLINIC_* environment variables into a frozen object.
+
+A bad value stops start-up with a message that names the variable. Secrets are
+kept out of repr() so they never reach a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str = field(repr=False)
+    environment: Environment
+    timezone: str
+    currency: str
+    base_url: str
+    var_dir: Path
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def uses_https(self) -> bool:
+        return self.is_production or self.base_url.startswith("https://")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("CLINIC_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        environment = _environment(env.get("CLINIC_ENV", "development"))
+        return cls(
+            database_url=normalise_database_url(
+                env.get("CLINIC_DATABASE_URL") or f"sqlite:///{var_dir / 'clinic.db'}",
+                variable="CLINIC_DATABASE_URL",
+            ),
+            secret_key=_secret_key(env.get("CLINIC_SECRET_KEY"), environment, var_dir),
+            environment=environment,
+            timezone=_timezone(env.get("CLINIC_TIMEZONE", "America/New_York")),
+            currency=_currency(env.get("CLINIC_CURRENCY", "usd")),
+            base_url=_base_url(env.get("CLINIC_BASE_URL", "http://127.0.0.1:8000")),
+            var_dir=var_dir,
+        )
+
+
+def normalise_database_url(url: str, *, variable: str) -> str:
+    """Map plain sqlite:/// and postgresql:// URLs to the async drivers we ship."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(f"{variable} must be a database URL such as sqlite:///var/clinic.db")
+    scheme = scheme.lower()
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        if rest in {"/", "/:memory:", ""}:
+            raise SettingsError(
+                f"{variable}: an in-memory SQLite database is not supported; name a file"
+            )
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        return f"postgresql+asyncpg://{rest}"
+    raise SettingsError(f"{variable} must start with sqlite:/// or postgresql:// (got {scheme}://)")
+
+
+def _environment(value: str) -> Environment:
+    try:
+        return Environment(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(e.value for e in Environment)
+        raise SettingsError(f"CLINIC_ENV must be one of {choices} (got {value!r})") from None
+
+
+def _secret_key(value: str | None, environment: Environment, var_dir: Path) -> str:
+    if value:
+        if len(value) < 32:
+            raise SettingsError("CLINIC_SECRET_KEY must be at least 32 characters long")
+        return value
+    if environment is Environment.PRODUCTION:
+        raise SettingsError("CLINIC_SECRET_KEY is required when CLINIC_ENV=production")
+    # Development and tests keep a generated key beside the database so that
+    # signed cookies survive a restart.
+    key_file = var_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"CLINIC_TIMEZONE must be an IANA time zone such as America/New_York (got {value!r})"
+        ) from None
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.strip().lower()
+    if len(code) != 3 or not code.isalpha():
+        raise SettingsError(
+            f"CLINIC_CURRENCY must be a three-letter ISO 4217 code such as usd (got {value!r})"
+        )
+    return code
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(
+            f"CLINIC_BASE_URL must be an http:// or https:// address (got {value!r})"
+        )
+    return value.rstrip("/")

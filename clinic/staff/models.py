@@ -1,0 +1,91 @@
+"""Therapists and the credentials from which their bookability and oncology level follow."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.db import Base, UTCDateTime
+from clinic.models_base import str_enum
+
+
+class CredentialKind(StrEnum):
+    MASSAGE_LICENCE = "massage_licence"
+    LIABILITY_INSURANCE = "liability_insurance"
+    ONCOLOGY_FOUNDATIONAL = "oncology_foundational"
+    ONCOLOGY_CE = "oncology_ce"
+    ONCOLOGY_SUPERVISED_HOURS = "oncology_supervised_hours"
+    ONCOLOGY_SPECIALTY_CERTIFICATE = "oncology_specialty_certificate"
+    HOSPITAL_CREDENTIALING = "hospital_credentialing"
+    ONCOLOGY_EDUCATOR = "oncology_educator"
+    LYMPHEDEMA_MLD_CDT = "lymphedema_mld_cdt"
+    OTHER = "other"
+
+
+therapist_location = Table(
+    "therapist_location",
+    Base.metadata,
+    Column("therapist_id", ForeignKey("therapist.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("location.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Therapist(Base):
+    __tablename__ = "therapist"
+    __table_args__ = (
+        CheckConstraint("oncology_sessions_elsewhere >= 0", name="sessions_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id"), unique=True, nullable=True
+    )
+    display_name: Mapped[str] = mapped_column(String(200))
+    bio: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Completed oncology sessions done before joining this clinic, counted towards
+    # level 2 beside the sessions completed here.
+    oncology_sessions_elsewhere: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Credential(Base):
+    __tablename__ = "credential"
+    __table_args__ = (
+        CheckConstraint("hours IS NULL OR hours >= 0", name="hours_not_negative"),
+        CheckConstraint(
+            "expires_on IS NULL OR issued_on IS NULL OR issued_on <= expires_on",
+            name="issued_before_expiry",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapist.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[CredentialKind] = mapped_column(str_enum(CredentialKind, "credential_kind"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str] = mapped_column(String(200), default="")
+    number: Mapped[str] = mapped_column(String(100), default="")
+    jurisdiction: Mapped[str] = mapped_column(String(100), default="")
+    hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Foundational oncology courses count only with live supervised hands-on work.
+    supervised_hands_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    issued_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    verified_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id"), nullable=True
+    )
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
