@@ -38,3 +38,16 @@ async def hash_password_async(password: str) -> str:
 async def verify_password_async(stored_hash: str, password: str) -> bool:
     async with _HASHING_SLOTS:
         return await asyncio.to_thread(verify_password, stored_hash, password)
+
+
+MIN_LENGTH = 12
+MAX_LENGTH = 128
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None. Length only, no composition rules (ASVS 6.2)."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters. A short phrase of several words works well."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    return None

@@ -1,0 +1,60 @@
+# The two commands that matter: `make run` (the demo clinic) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint fmt typecheck install install-dev db-upgrade db-check pg clean
+
+$(VENV)/.installed-run: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate the SQLite database under var/, seed the demo clinic, serve it
+run: install
+	$(BIN)/clinic migrate
+	$(BIN)/clinic seed-demo
+	$(BIN)/clinic serve --host $(HOST) --port $(PORT)
+
+## test: install, lint, type-check, then the whole suite (SQLite, and PostgreSQL when it answers)
+test: install-dev lint typecheck
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+db-upgrade: install
+	$(BIN)/clinic migrate
+
+db-check: install-dev
+	$(BIN)/alembic check
+
+## pg: start the local PostgreSQL if needed and create the test role and database
+pg:
+	@url="$$(.ci/pg-setup)" && echo "PostgreSQL is ready. Tests find it on their own; or export:" && \
+		echo "  export CLINIC_TEST_DATABASE_URL=$$url"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

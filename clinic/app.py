@@ -1,0 +1,54 @@
+"""create_app(settings): the Starlette application with its lifespan, middleware and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from clinic.db import Database
+from clinic.logging import configure_logging
+from clinic.routes import build_routes
+from clinic.settings import Settings
+from clinic.web.errors import EXCEPTION_HANDLERS
+from clinic.web.flash import FlashMiddleware
+from clinic.web.templating import make_templates
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
+    """Build the app. Tests pass `db` to share a rolled-back connection; otherwise the
+    lifespan opens the engines and disposes of them on shutdown."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = db is None
+        app.state.db = db or Database.connect(settings.database_url)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.db.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=build_routes(),
+        middleware=[
+            Middleware(FlashMiddleware, secret_key=settings.secret_key, secure=settings.uses_https)
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates(settings.timezone)
+    if db is not None:
+        app.state.db = db
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """The factory uvicorn imports (`clinic serve`)."""
+    return create_app()

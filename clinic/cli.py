@@ -1,0 +1,176 @@
+"""The `clinic` command: serve, migrate, seed-demo, create-user, check."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from clinic.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(f"Configuration error: {error}") from None
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Run and look after the clinic booking app."""
+
+
+@main.command()
+@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", envvar="PORT", default=8000, type=click.IntRange(1, 65535), show_default=True
+)
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="Number of app processes; they share state through the database.",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    click.echo(f"Serving the clinic on http://{host}:{port} ({settings.environment.value})")
+    uvicorn.run(
+        "clinic.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def migrate(revision: str) -> None:
+    """Bring the database schema up to date (alembic upgrade)."""
+    from clinic import migrations
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.database_url, revision)
+    click.echo(f"Database schema is at {revision}.")
+
+
+@main.command("seed-demo")
+@click.option("--reset", is_flag=True, help="Delete ALL data first, then seed the demo clinic.")
+def seed_demo(reset: bool) -> None:
+    """Fill an empty database with the demo clinic (does nothing when data exists)."""
+    from clinic import demo
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> tuple[demo.DemoSummary, int | None]:
+        db = Database.connect(settings.database_url)
+        try:
+            summary = await demo.seed_demo(
+                db, timezone=settings.timezone, currency=settings.currency, reset=reset
+            )
+            return summary, await demo.demo_version(db)
+        finally:
+            await db.dispose()
+
+    summary, version = _run(go())
+    if summary.seeded:
+        click.echo(
+            f"Seeded the demo clinic: {summary.therapists} therapists, {summary.services} "
+            f"services, {summary.clients} clients, {summary.appointments} appointments."
+        )
+    else:
+        click.echo("The database already has data; left it as it is.")
+        if version is not None and version < demo.DEMO_VERSION:
+            click.echo(
+                "This demo data is from an older version of the app. To start afresh run:\n"
+                "    .venv/bin/clinic seed-demo --reset"
+            )
+    click.echo("\nDemo sign-ins:")
+    for login in summary.logins:
+        click.echo(f"  {login.role:<28} {login.email:<32} password: {login.password}")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True, help="The person's full name.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["admin", "frontdesk", "therapist", "clinical_lead"]),
+    help="Repeat for several roles.",
+)
+def create_user(email: str, name: str, roles: tuple[str, ...]) -> None:
+    """Create a staff account. The password is read from a prompt or standard input."""
+    from clinic.auth.models import Role
+    from clinic.auth.service import create_user as create
+    from clinic.db import Database
+    from clinic.errors import ClinicError, InvalidInput
+
+    settings = _settings()
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+
+    async def go() -> int:
+        db = Database.connect(settings.database_url)
+        try:
+            user = await create(
+                db,
+                email=email,
+                name=name,
+                password=password,
+                roles=[Role(r) for r in roles],
+                actor_label="cli",
+            )
+            return user.id
+        finally:
+            await db.dispose()
+
+    try:
+        user_id = _run(go())
+    except InvalidInput as error:
+        lines = [f"{field}: {message}" for field, message in error.field_errors.items()]
+        raise click.ClickException("\n".join(lines) or error.message) from None
+    except ClinicError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Created user {user_id} <{email.strip().lower()}> with roles {', '.join(roles)}.")
+
+
+@main.command()
+def check() -> None:
+    """Report configuration problems; exits non-zero when there are any."""
+    from clinic.checks import run_checks
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        click.echo(f"FAIL configuration: {error}")
+        sys.exit(1)
+    results = _run(run_checks(settings))
+    for result in results:
+        click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.message}")
+    if not all(r.ok for r in results):
+        sys.exit(1)
