@@ -1,7 +1,7 @@
 """Bookability and oncology level derived from a therapist's credentials on a date.
 
 Pure rules, no database: callers turn stored ``Credential`` rows into ``CredentialFacts``.
-See /work/shared/domain/oncology.md, section (c). The thresholds are clinic settings
+See shared/domain/oncology.md, section (c). The thresholds are clinic settings
 (``LevelRules``); the defaults are the product defaults.
 
 - Only verified credentials count. A credential is *current* on D when ``issued_on`` is None or

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.db import Base, UTCDateTime
 from clinic.models_base import str_enum
+
+if TYPE_CHECKING:
+    from clinic.staff.credentials import CredentialFacts
 
 
 class CredentialKind(StrEnum):
@@ -89,3 +93,16 @@ class Credential(Base):
         ForeignKey("app_user.id"), nullable=True
     )
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def facts(self) -> CredentialFacts:
+        """The plain facts the qualification rules read (clinic.staff.credentials)."""
+        from clinic.staff.credentials import CredentialFacts
+
+        return CredentialFacts(
+            kind=self.kind,
+            verified=self.verified_at is not None,
+            issued_on=self.issued_on,
+            expires_on=self.expires_on,
+            hours=self.hours,
+            supervised_hands_on=self.supervised_hands_on,
+        )
