@@ -23,14 +23,8 @@ async def _row_counts(db: Database) -> dict[str, int]:
         }
 
 
-async def _seed(db: Database, **kwargs: object) -> demo.DemoSummary:
-    return await demo.seed_demo(
-        db,
-        timezone="America/New_York",
-        currency="usd",
-        today=TODAY,
-        **kwargs,  # type: ignore[arg-type]
-    )
+async def _seed(db: Database) -> demo.DemoSummary:
+    return await demo.seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
 
 
 async def test_seeding_twice_changes_nothing(db: Database) -> None:
@@ -43,14 +37,6 @@ async def test_seeding_twice_changes_nothing(db: Database) -> None:
     assert (second.therapists, second.services, second.clients) == (8, 10, 60)
     assert 250 <= second.appointments <= 350
     assert await demo.demo_version(db) == demo.DEMO_VERSION
-
-
-async def test_reset_reseeds_the_same_clinic(db: Database) -> None:
-    await _seed(db)
-    counts = await _row_counts(db)
-    again = await _seed(db, reset=True)
-    assert again.seeded
-    assert await _row_counts(db) == counts
 
 
 async def test_seeded_appointments_never_overlap(db: Database) -> None:

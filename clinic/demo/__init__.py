@@ -1,0 +1,94 @@
+"""The demo clinic used by `make run` and the tests: one location, eight therapists,
+sixty clients and about three hundred appointments around a given day, all deterministic.
+This module seeds it and records its version; `data` describes it and `builder` builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinic.booking.models import Appointment
+from clinic.clients.models import Client
+from clinic.clock import today_in
+from clinic.db import Database
+from clinic.demo.builder import DemoBuilder, reference_moment
+from clinic.demo.data import (
+    CLIENTS,
+    CLINICAL_LEAD,
+    DEMO_LOGINS,
+    INTENDED_LEVELS,
+    LYMPHEDEMA_THERAPIST,
+    PLAIN_THERAPIST,
+    SERVICES,
+    THERAPISTS,
+    DemoLogin,
+)
+from clinic.options import get_option, set_option
+from clinic.scheduling.models import Location, Service
+from clinic.staff.models import Therapist
+
+__all__ = [
+    "CLIENTS",
+    "CLINICAL_LEAD",
+    "DEMO_LOGINS",
+    "DEMO_VERSION",
+    "INTENDED_LEVELS",
+    "LYMPHEDEMA_THERAPIST",
+    "PLAIN_THERAPIST",
+    "SERVICES",
+    "THERAPISTS",
+    "VERSION_OPTION",
+    "DemoLogin",
+    "DemoSummary",
+    "count_rows",
+    "demo_version",
+    "seed_demo",
+]
+
+DEMO_VERSION: int = 1
+VERSION_OPTION = "demo.version"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    seeded: bool
+    therapists: int
+    services: int
+    clients: int
+    appointments: int
+    logins: tuple[DemoLogin, ...]
+
+
+async def count_rows(session: AsyncSession) -> tuple[int, int, int, int]:
+    counts: list[int] = []
+    for model in (Therapist, Service, Client, Appointment):
+        counts.append(await session.scalar(select(func.count()).select_from(model)) or 0)
+    return counts[0], counts[1], counts[2], counts[3]
+
+
+async def seed_demo(
+    db: Database, *, timezone: str, currency: str, today: date | None = None
+) -> DemoSummary:
+    """Seed the demo clinic in one transaction into a database with no location yet;
+    a database that has one is left as it is. (Starting afresh means rebuilding the
+    schema, `clinic seed-demo --reset`: the audit trail refuses deletes.)"""
+    zone = ZoneInfo(timezone)
+    day = today or today_in(zone)
+    async with db.transaction() as session:
+        if await session.scalar(select(Location.id).limit(1)) is not None:
+            return DemoSummary(False, *await count_rows(session), logins=DEMO_LOGINS)
+        builder = DemoBuilder(session, zone, day, currency, reference_moment(day, zone))
+        await builder.build()
+        await set_option(session, VERSION_OPTION, DEMO_VERSION)
+        counts = await count_rows(session)
+    return DemoSummary(True, *counts, logins=DEMO_LOGINS)
+
+
+async def demo_version(db: Database) -> int | None:
+    async with db.reading() as session:
+        value = await get_option(session, VERSION_OPTION)
+    return None if value is None else int(value)
