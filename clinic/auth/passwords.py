@@ -7,6 +7,9 @@ semaphore: a flood of sign-ins must not starve every other request.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
+from importlib import resources
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -44,10 +47,20 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """Django's list of 20,000 common passwords (see clinic/auth/data/README.md)."""
+    data = resources.files("clinic.auth").joinpath("data/common-passwords.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(data).decode().split())
+
+
 def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None. Length only, no composition rules (ASVS 6.2)."""
+    """Why a new password is refused, or None (ASVS 6.2: length and a common-password
+    list; no composition rules)."""
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters. A short phrase of several words works well."
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
+    if password.strip().lower() in common_passwords():
+        return "That password is too common. Choose one that is harder to guess."
     return None
