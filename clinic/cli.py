@@ -74,19 +74,26 @@ def migrate(revision: str) -> None:
 
 
 @main.command("seed-demo")
-@click.option("--reset", is_flag=True, help="Delete ALL data first, then seed the demo clinic.")
+@click.option(
+    "--reset", is_flag=True, help="Rebuild the schema from nothing (deleting ALL data), then seed."
+)
 def seed_demo(reset: bool) -> None:
     """Fill an empty database with the demo clinic (does nothing when data exists)."""
-    from clinic import demo
+    from clinic import demo, migrations
     from clinic.db import Database
 
     settings = _settings()
+    if reset:
+        if settings.is_production:
+            raise click.ClickException("seed-demo --reset is refused when CLINIC_ENV=production")
+        migrations.downgrade(settings.database_url, "base")
+        migrations.upgrade(settings.database_url)
 
     async def go() -> tuple[demo.DemoSummary, int | None]:
         db = Database.connect(settings.database_url)
         try:
             summary = await demo.seed_demo(
-                db, timezone=settings.timezone, currency=settings.currency, reset=reset
+                db, timezone=settings.timezone, currency=settings.currency
             )
             return summary, await demo.demo_version(db)
         finally:
@@ -174,3 +181,63 @@ def check() -> None:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.message}")
     if not all(r.ok for r in results):
         sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """Seal and verify the hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.option("--no-seal", is_flag=True, help="Only verify; do not seal waiting entries first.")
+def audit_verify(no_seal: bool) -> None:
+    """Check the audit hash chain; exits 1 and names the first break when there is one."""
+    from sqlalchemy.exc import DBAPIError
+
+    from clinic import audit as trail
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> trail.ChainReport:
+        db = Database.connect(settings.database_url)
+        try:
+            if not no_seal:
+                await trail.seal_all(db)
+            return await trail.verify_chain(db)
+        finally:
+            await db.dispose()
+
+    try:
+        report = _run(go())
+    except DBAPIError as error:
+        raise click.ClickException(f"Could not read the audit trail: {error.orig}") from None
+    if not report.ok:
+        click.echo(f"Audit trail BROKEN: {report.problem}")
+        click.echo(f"{report.sealed} seals checked before the break.")
+        sys.exit(1)
+    click.echo(f"Audit trail verified: {report.sealed} entries sealed, {report.unsealed} waiting.")
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal every audit entry that is waiting (the app also does this periodically)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from clinic import audit as trail
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> int:
+        db = Database.connect(settings.database_url)
+        try:
+            return await trail.seal_all(db)
+        finally:
+            await db.dispose()
+
+    try:
+        sealed = _run(go())
+    except DBAPIError as error:
+        raise click.ClickException(f"Could not seal the audit trail: {error.orig}") from None
+    click.echo(f"Sealed {sealed} audit {'entry' if sealed == 1 else 'entries'}.")

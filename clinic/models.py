@@ -1,7 +1,7 @@
 """Imports every model so that Base.metadata is complete (Alembic and tests use it)."""
 
-from clinic.audit import AuditEntry
-from clinic.auth.models import Role, User, UserRole
+from clinic.audit import AuditEntry, AuditSeal
+from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRole
 from clinic.booking.models import Appointment
 from clinic.clients.models import Client, Consent
 from clinic.db import Base
@@ -20,6 +20,7 @@ from clinic.staff.models import Credential, Therapist, therapist_location
 __all__ = [
     "Appointment",
     "AuditEntry",
+    "AuditSeal",
     "Base",
     "Client",
     "ClinicOption",
@@ -30,6 +31,8 @@ __all__ = [
     "Role",
     "Room",
     "Service",
+    "SignInThrottle",
+    "StaffSession",
     "Therapist",
     "TimeOff",
     "User",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,3 +180,15 @@ async def http(app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="https://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def new_client(app: Starlette) -> Callable[[], httpx2.AsyncClient]:
+    """Another browser on the same app (its own cookies): `async with new_client() as c`."""
+
+    def make() -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="https://testserver"
+        )
+
+    return make

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.auth.models import Role, User, UserRole
+from clinic.auth.passwords import hash_password
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.clients.models import Client
+from clinic.db import Database
 from clinic.scheduling.models import Location, Room, Service, WeeklyHours
 from clinic.staff.models import Credential, CredentialKind, Therapist
 
@@ -152,3 +157,36 @@ def appointment_values(
 
 async def create_appointment(session: AsyncSession, **kwargs: Any) -> Appointment:
     return await _add(session, Appointment(**appointment_values(**kwargs)))
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def form_token(http: httpx2.AsyncClient, path: str = "/login") -> str:
+    """The CSRF token a form on `path` carries (and the cookie that goes with it)."""
+    response = await http.get(path)
+    match = CSRF_FIELD.search(response.text)
+    assert match, f"no CSRF field on {path} ({response.status_code})"
+    return match.group(1)
+
+
+STAFF_PASSWORD = "a long staff passphrase"
+
+
+@functools.cache
+def _staff_hash() -> str:
+    return hash_password(STAFF_PASSWORD)
+
+
+async def sign_in_as(
+    http: httpx2.AsyncClient, db: Database, *roles: Role, **overrides: Any
+) -> User:
+    """Create a staff member with `roles` and sign this client in as them."""
+    async with db.transaction() as session:
+        user = await create_user(session, roles=roles, password_hash=_staff_hash(), **overrides)
+    token = await form_token(http)
+    response = await http.post(
+        "/login", data={"email": user.email, "password": STAFF_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    return user

@@ -81,3 +81,26 @@ def test_create_user_refuses_a_short_password(env: dict[str, str]) -> None:
 def test_create_user_has_no_password_option(env: dict[str, str]) -> None:
     _, output = _run(env, "create-user", "--help")
     assert "--password" not in output
+
+
+def test_seed_demo_seeds_once_and_reset_starts_afresh(env: dict[str, str]) -> None:
+    _run(env, "migrate")
+    code, output = _run(env, "seed-demo")
+    assert code == 0, output
+    assert "Seeded the demo clinic: 8 therapists" in output
+    assert "admin@willowoak.test" in output
+
+    code, output = _run(env, "seed-demo")
+    assert code == 0
+    assert "already has data" in output
+
+    code, output = _run(env, "seed-demo", "--reset")
+    assert code == 0, output
+    assert "Seeded the demo clinic: 8 therapists" in output
+
+
+def test_seed_demo_reset_is_refused_in_production(env: dict[str, str]) -> None:
+    production = {**env, "CLINIC_ENV": "production", "CLINIC_SECRET_KEY": "p" * 40}
+    code, output = _run(production, "seed-demo", "--reset")
+    assert code != 0
+    assert "refused" in output

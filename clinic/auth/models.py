@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.clock import now_utc
@@ -52,3 +52,31 @@ class UserRole(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True)
 
     user: Mapped[User] = relationship(back_populates="role_rows", lazy="raise")
+
+
+class StaffSession(Base):
+    """A signed-in staff member's session. The cookie holds a random token; only its
+    SHA-256 is stored, so a copy of the database cannot be replayed as a cookie."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Only user-initiated requests move this, at most once a minute.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per account ("account:<email>") and per address ("ip:<address>")."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

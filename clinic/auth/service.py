@@ -1,16 +1,31 @@
-"""Staff account use cases."""
+"""Staff account use cases: creating accounts, signing in and out."""
 
 from __future__ import annotations
 
+import functools
+import math
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from clinic import audit
-from clinic.auth.models import Role, User, UserRole
-from clinic.auth.passwords import hash_password_async, password_problem
+from clinic.auth import throttle
+from clinic.auth.models import Role, SignInThrottle, User, UserRole
+from clinic.auth.passwords import (
+    MAX_LENGTH,
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    password_problem,
+    verify_password_async,
+)
+from clinic.auth.sessions import SignedIn, end_session, end_user_sessions, start_session
+from clinic.clock import now_utc
 from clinic.db import Database
-from clinic.errors import Conflict, InvalidInput
+from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
 
 
 def normalise_email(email: str) -> str:
@@ -58,4 +73,194 @@ async def create_user(
             subject_id=user.id,
             details={"roles": sorted(r.value for r in role_set)},
         )
+    return user
+
+
+class TooManyAttempts(ClinicError):
+    status_code = 429
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: datetime, now: datetime) -> None:
+        if retry_after == throttle.LOCKED:
+            message = (
+                "Sign-in to this account is locked after too many failed attempts. "
+                "Ask a clinic administrator to unlock it."
+            )
+            self.retry_after_seconds = 3600
+        else:
+            seconds = max(1, math.ceil((retry_after - now).total_seconds()))
+            self.retry_after_seconds = seconds
+            wait = f"{seconds} seconds" if seconds < 90 else f"{math.ceil(seconds / 60)} minutes"
+            message = f"Too many failed sign-in attempts. Wait {wait} and try again."
+        super().__init__(message)
+
+
+class WrongCredentials(ClinicError):
+    status_code = 400
+    title = "Sign-in failed"
+
+    def __init__(self) -> None:
+        # One message for an unknown email, a wrong password and a disabled account
+        # (ASVS 6.3.8: no enumeration by message).
+        super().__init__("Enter a correct email address and password.")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Unknown emails verify against this so that they cost the same work as known ones.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user_id: int
+    token: str
+    roles: frozenset[Role]
+
+
+async def sign_in(
+    db: Database, *, email: str, password: str, ip_address: str, user_agent: str
+) -> SignInResult:
+    email = normalise_email(email)[:254]
+    keys = [throttle.account_key(email), throttle.address_key(ip_address)]
+    now = now_utc()
+    # Throttling is checked before any hashing: a blocked flood costs no CPU.
+    async with db.reading() as session:
+        blocked_until = await throttle.wait_until(session, keys, now)
+        user = await session.scalar(select(User).where(User.email == email))
+    if blocked_until is not None:
+        raise TooManyAttempts(blocked_until, now)
+
+    stored_hash = user.password_hash if user is not None else _dummy_hash()
+    password_ok = await verify_password_async(stored_hash, password[: MAX_LENGTH * 4])
+    if user is None or not user.active or not password_ok:
+        async with db.transaction() as session:
+            await throttle.record_failure(session, keys, now)
+            audit.record(
+                session,
+                "user.sign_in_failed",
+                actor_label="anonymous",
+                subject_type="user" if user is not None else "",
+                subject_id=user.id if user is not None else "",
+                details={"ip": ip_address, "reason": _failure_reason(user, password_ok)},
+            )
+        raise WrongCredentials()
+
+    new_hash = await hash_password_async(password) if needs_rehash(user.password_hash) else None
+    async with db.transaction() as session:
+        await throttle.clear(session, throttle.account_key(email))
+        if new_hash is not None:
+            await session.execute(
+                update(User).where(User.id == user.id).values(password_hash=new_hash)
+            )
+        token = await start_session(session, user, ip_address=ip_address, user_agent=user_agent)
+        audit.record(
+            session,
+            "user.signed_in",
+            actor_user_id=user.id,
+            subject_type="user",
+            subject_id=user.id,
+            details={"ip": ip_address, "rehashed": new_hash is not None},
+        )
+    return SignInResult(user_id=user.id, token=token, roles=user.roles)
+
+
+def _failure_reason(user: User | None, password_ok: bool) -> str:
+    if user is None:
+        return "unknown_email"
+    if not user.active:
+        return "disabled"
+    return "wrong_password"
+
+
+async def sign_out(db: Database, signed_in: SignedIn) -> None:
+    await end_session(db, signed_in.session_id)
+    async with db.transaction() as session:
+        audit.record(
+            session,
+            "user.signed_out",
+            actor_user_id=signed_in.user_id,
+            subject_type="user",
+            subject_id=signed_in.user_id,
+        )
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    user: User
+    locked: bool
+
+
+async def list_accounts(db: Database) -> list[StaffAccount]:
+    async with db.reading() as session:
+        users = list(await session.scalars(select(User).order_by(User.active.desc(), User.name)))
+        locked = set(
+            await session.scalars(
+                select(SignInThrottle.key).where(
+                    SignInThrottle.failures >= throttle.ACCOUNT.hard_stop_after
+                )
+            )
+        )
+    return [StaffAccount(u, throttle.account_key(u.email) in locked) for u in users]
+
+
+async def get_account(db: Database, user_id: int) -> StaffAccount:
+    async with db.reading() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound("There is no staff account with that number.")
+        row = await session.get(SignInThrottle, throttle.account_key(user.email))
+    return StaffAccount(user, throttle.is_hard_stopped(row))
+
+
+async def update_account(
+    db: Database,
+    user_id: int,
+    *,
+    roles: Iterable[Role],
+    active: bool,
+    unlock: bool,
+    actor: SignedIn,
+) -> User:
+    """Change an account's roles and whether it is active; disabling ends its sessions.
+    Admins cannot remove their own admin role or disable themselves (no lock-out)."""
+    role_set = frozenset(roles)
+    if not role_set:
+        raise InvalidInput(
+            "Check the highlighted answers.", field_errors={"roles": "Choose at least one role"}
+        )
+    if user_id == actor.user_id and (Role.ADMIN not in role_set or not active):
+        raise InvalidInput(
+            "You cannot remove your own admin role or disable your own account.",
+            field_errors={"roles": "Ask another admin to make this change"},
+        )
+    async with db.transaction() as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("There is no staff account with that number.")
+        before = user.roles
+        if role_set != before:
+            user.role_rows = [r for r in user.role_rows if r.role in role_set] + [
+                UserRole(role=r) for r in sorted(role_set - before)
+            ]
+            audit.record(
+                session, "user.roles_changed", actor_user_id=actor.user_id,
+                subject_type="user", subject_id=user.id,
+                details={"before": sorted(r.value for r in before),
+                         "after": sorted(r.value for r in role_set)},
+            )  # fmt: skip
+        if active != user.active:
+            user.active = active
+            if not active:
+                await end_user_sessions(session, user.id)
+            audit.record(
+                session, "user.enabled" if active else "user.disabled",
+                actor_user_id=actor.user_id, subject_type="user", subject_id=user.id,
+            )  # fmt: skip
+        if unlock:
+            await throttle.clear(session, throttle.account_key(user.email))
+            audit.record(
+                session, "user.sign_in_unlocked", actor_user_id=actor.user_id,
+                subject_type="user", subject_id=user.id,
+            )  # fmt: skip
     return user

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from clinic.errors import ClinicError, InvalidInput
 from clinic.web.context import templates_of
+from clinic.web.security import apply_security_headers
 
 log = logging.getLogger("clinic.errors")
 
@@ -86,14 +87,28 @@ async def clinic_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    message = "Something went wrong on our side. Nothing you entered was lost; try again."
+    request_id = getattr(request.state, "request_id", None)
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"fields": {"request_id": request_id}},
+    )
+    message = "Something went wrong on our side. Please try again in a moment."
+    response: Response
     if wants_problem_json(request):
-        return problem(500, message)
-    try:
-        return error_page(request, 500, message)
-    except Exception:  # the page itself failed: fall back to plain text
-        return Response(message, status_code=500, media_type="text/plain")
+        response = problem(500, message)
+    else:
+        try:
+            response = error_page(request, 500, message)
+        except Exception:  # the page itself failed: fall back to plain text
+            response = Response(message, status_code=500, media_type="text/plain")
+    # This handler runs outside the middleware stack, so the headers are added here.
+    apply_security_headers(response.headers, https=request.app.state.settings.uses_https)
+    if request_id:
+        response.headers["x-request-id"] = request_id
+    return response
 
 
 EXCEPTION_HANDLERS = {

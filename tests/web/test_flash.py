@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from clinic.web.flash import COOKIE, flash
+from tests import factories
 
 
 async def _queue_message(request: Request) -> Response:
@@ -20,7 +21,8 @@ async def test_a_flash_message_shows_once_on_the_next_page(
     app: Starlette, http: httpx2.AsyncClient
 ) -> None:
     app.router.routes.insert(0, Route("/act", _queue_message, methods=["POST"]))
-    redirected = await http.post("/act")
+    token = await factories.form_token(http)
+    redirected = await http.post("/act", data={"csrf_token": token})
     assert redirected.status_code == 303
     assert COOKIE in redirected.cookies
 

@@ -81,7 +81,8 @@ async def test_unknown_api_path_gets_a_problem_body(http: httpx2.AsyncClient) ->
 
 
 async def test_wrong_method_gets_405_not_500(http: httpx2.AsyncClient) -> None:
-    response = await http.delete("/")
+    token = await factories.form_token(http)
+    response = await http.delete("/", headers={"X-CSRF-Token": token})
     assert response.status_code == 405
 
 

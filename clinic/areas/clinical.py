@@ -1,0 +1,29 @@
+"""The clinical lead's review area."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clinic.auth.models import Role
+from clinic.auth.web import requires
+from clinic.booking.service import visits_between
+from clinic.booking.statuses import AppointmentStatus
+from clinic.clock import now_utc
+from clinic.web.context import db_of, settings_of, templates_of
+
+REVIEW_HORIZON = timedelta(days=60)
+
+
+@requires(Role.CLINICAL_LEAD)
+async def review(request: Request) -> Response:
+    now = now_utc()
+    async with db_of(request).reading() as session:
+        waiting = await visits_between(
+            session, now, now + REVIEW_HORIZON, statuses=(AppointmentStatus.PENDING_CLEARANCE,)
+        )
+    return templates_of(request).TemplateResponse(
+        request, "clinical/review.html", {"waiting": waiting, "zone": settings_of(request).zone}
+    )

@@ -1,0 +1,118 @@
+"""Back-off for failed sign-ins, per account and per address, kept in the database so that
+every app process sees the same counts.
+
+Back-off rather than a hard lock (OWASP WSTG "weak lock-out"): the first few failures
+cost nothing, then each one doubles the wait, capped. NIST SP 800-63B 5.2.2 asks for a
+stop at or before 100 consecutive failures on one account: that stop lasts until an
+admin unlocks the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinic.auth.models import SignInThrottle
+
+# "Blocked until an admin unlocks the account."
+LOCKED = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BackOff:
+    free_failures: int
+    max_delay: timedelta
+    # Failures older than this are forgotten (None: only a success clears them).
+    forget_after: timedelta | None
+    hard_stop_after: int | None
+
+    def blocked_until(self, failures: int, last_failure_at: datetime) -> datetime | None:
+        """When the next attempt is allowed; LOCKED for a hard stop; None if now."""
+        if self.hard_stop_after is not None and failures >= self.hard_stop_after:
+            return LOCKED
+        if failures < self.free_failures:
+            return None
+        # The exponent is capped too: 2**90 seconds is past what a timedelta holds.
+        doublings = min(failures - self.free_failures, 30)
+        return last_failure_at + min(timedelta(seconds=2**doublings), self.max_delay)
+
+
+ACCOUNT = BackOff(
+    free_failures=5, max_delay=timedelta(minutes=15), forget_after=None, hard_stop_after=100
+)
+ADDRESS = BackOff(
+    free_failures=20, max_delay=timedelta(minutes=15), forget_after=timedelta(hours=1),
+    hard_stop_after=None,
+)  # fmt: skip
+
+
+def account_key(email: str) -> str:
+    return f"account:{email}"
+
+
+def address_key(address: str) -> str:
+    return f"ip:{address}"
+
+
+def _rule(key: str) -> BackOff:
+    return ACCOUNT if key.startswith("account:") else ADDRESS
+
+
+def _live_failures(row: SignInThrottle, now: datetime) -> int:
+    rule = _rule(row.key)
+    if rule.forget_after is not None and now - row.last_failure_at > rule.forget_after:
+        return 0
+    return row.failures
+
+
+async def wait_until(session: AsyncSession, keys: list[str], now: datetime) -> datetime | None:
+    """The latest time any of `keys` is blocked until, if that is still in the future."""
+    latest: datetime | None = None
+    for key in keys:
+        row = await session.get(SignInThrottle, key)
+        if row is None:
+            continue
+        until = _rule(key).blocked_until(_live_failures(row, now), row.last_failure_at)
+        if until is not None and until > now and (latest is None or until > latest):
+            latest = until
+    return latest
+
+
+async def record_failure(session: AsyncSession, keys: list[str], now: datetime) -> None:
+    for key in keys:
+        # Two first failures at once must not collide on the primary key: make sure the
+        # row exists, then lock it and count.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(SignInThrottle)
+            .values(key=key, failures=0, last_failure_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = await session.scalar(
+            select(SignInThrottle)
+            .where(SignInThrottle.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        row.failures = _live_failures(row, now) + 1
+        row.last_failure_at = now
+        row.blocked_until = _rule(key).blocked_until(row.failures, now)
+
+
+async def clear(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
+
+
+def is_hard_stopped(row: SignInThrottle | None) -> bool:
+    return (
+        row is not None
+        and ACCOUNT.hard_stop_after is not None
+        and row.key.startswith("account:")
+        and row.failures >= ACCOUNT.hard_stop_after
+    )
