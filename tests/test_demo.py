@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx2
+import pytest
 from sqlalchemy import func, select, text
 
 from clinic import demo
+from clinic.auth.models import Role
 from clinic.booking.statuses import blocking_status_sql_list
 from clinic.db import Base, Database
 from clinic.staff.models import Therapist
 from clinic.staff.service import therapist_qualification
+from tests import factories
 
 TODAY = date(2026, 11, 27)
 
@@ -84,3 +88,40 @@ async def test_demo_logins_exist_with_their_roles(db: Database) -> None:
             assert user is not None, login.email
             assert verify_password(user.password_hash, login.password)
             assert login.role in {role.value for role in user.roles}
+
+
+LANDINGS = {
+    "admin": "/admin/",
+    "frontdesk": "/desk/",
+    "clinical_lead": "/therapist/",
+    "therapist": "/therapist/",
+}
+
+
+@pytest.mark.parametrize("login", demo.DEMO_LOGINS, ids=lambda login: login.role)
+async def test_demo_sign_ins_land_on_their_pages(
+    db: Database, http: httpx2.AsyncClient, login: demo.DemoLogin
+) -> None:
+    await _seed(db)
+    token = await factories.form_token(http)
+    response = await http.post(
+        "/login", data={"email": login.email, "password": login.password, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == LANDINGS[login.role]
+    page = await http.get(response.headers["location"])
+    assert page.status_code == 200
+    assert "Sign out" in page.text
+
+
+async def test_the_demo_desk_sees_todays_appointments_without_clinical_words(
+    db: Database, http: httpx2.AsyncClient
+) -> None:
+    # Seed around the real today so that the desk page (which shows today) has a day's work.
+    await demo.seed_demo(db, timezone="America/New_York", currency="usd")
+    await factories.sign_in_as(http, db, Role.FRONTDESK)
+    page = await http.get("/desk/")
+    assert page.status_code == 200
+    assert "New York time" in page.text
+    for word in ("diagnos", "chemotherapy", "metasta", "lymphedema", "clearance reason"):
+        assert word not in page.text.lower()

@@ -66,7 +66,7 @@ async def new_user(request: Request) -> Response:
             {"values": values, "errors": {"email": refused.message}, "roles": roles}, status=409,
         )  # fmt: skip
     flash(request, f"Account created for {user.name}.", "success")
-    return RedirectResponse(request.url_for("admin:users"), 303)
+    return RedirectResponse(request.url_for("admin:users").path, 303)
 
 
 @requires(Role.ADMIN)
@@ -92,4 +92,4 @@ async def change_user(request: Request) -> Response:
             {"account": account, "errors": invalid.field_errors}, status=422,
         )  # fmt: skip
     flash(request, f"Saved the changes to {user.name}'s account.", "success")
-    return RedirectResponse(request.url_for("admin:users"), 303)
+    return RedirectResponse(request.url_for("admin:users").path, 303)

@@ -44,7 +44,7 @@ def _form(
 async def login_form(request: Request) -> Response:
     staff = staff_of(request)
     if staff is not None:
-        return RedirectResponse(request.url_for(landing_route(staff.roles)), 303)
+        return RedirectResponse(request.url_for(landing_route(staff.roles)).path, 303)
     return _form(request)
 
 
@@ -87,6 +87,6 @@ async def logout(request: Request) -> Response:
     if staff is not None:
         await sign_out(db_of(request), staff)
     flash(request, "You have signed out.", "success")
-    response = RedirectResponse(request.url_for("auth:login"), 303)
+    response = RedirectResponse(request.url_for("auth:login").path, 303)
     clear_session_cookie(response.headers, settings_of(request))
     return response

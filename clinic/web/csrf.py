@@ -33,7 +33,8 @@ log = logging.getLogger("clinic.security")
 FORM_FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-EXEMPT_PREFIXES = ("/api/", "/payments/stripe/webhook")
+API_PREFIX = "/api/"
+STRIPE_WEBHOOK_PATH = "/payments/stripe/webhook"
 MAX_FORM_BYTES = 1024 * 1024
 MAX_MULTIPART_BYTES = 12 * 1024 * 1024
 
@@ -99,7 +100,11 @@ class CSRFMiddleware:
             await send(message)
 
         path = connection.url.path
-        if scope["method"] in SAFE_METHODS or path.startswith(EXEMPT_PREFIXES):
+        if (
+            scope["method"] in SAFE_METHODS
+            or path.startswith(API_PREFIX)
+            or path == STRIPE_WEBHOOK_PATH
+        ):
             await self.app(scope, receive, send_with_cookie)
             return
 

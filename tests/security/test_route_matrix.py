@@ -1,0 +1,345 @@
+"""T10: the route-by-route authorisation matrix (reliability.md section 7).
+
+Every (method, path template) the router knows is listed in EXPECTED with the exact status
+each kind of visitor gets: anonymous, and a staff member holding exactly one role. A route
+missing from EXPECTED fails `test_every_route_is_in_the_matrix`, so a new page cannot ship
+without someone deciding who may use it.
+
+POSTs carry a valid CSRF token (the matrix tests authorisation, not CSRF: see
+test_csrf.py) and a minimal body; where the role is allowed, a validation answer (422, or
+200 with the form's errors) is expected, never a 500.
+
+Adding a route: add a row to EXPECTED. `url` is the concrete address to request; it may
+name `{own_user_id}` (the signed-in staff member; for anonymous, a staff account that is
+not signed in) or `{other_user_id}` (another staff account the test creates).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from clinic.app import create_app
+from clinic.auth.models import Role
+from clinic.db import Database
+from clinic.settings import Environment, Settings
+from tests import factories
+
+BASE_URL = "https://testserver"
+ANONYMOUS = "anonymous"
+#: Who visits: anonymous, then one column per staff role.
+ROLES: tuple[str, ...] = (
+    ANONYMOUS,
+    Role.FRONTDESK.value,
+    Role.THERAPIST.value,
+    Role.CLINICAL_LEAD.value,
+    Role.ADMIN.value,
+)
+
+# --------------------------------------------------------------------------------------
+# What the router holds
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    method: str
+    path: str
+    endpoint: Callable[..., Any] | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def required_roles(self) -> frozenset[Role] | None:
+        """The roles `clinic.auth.web.requires` put on the endpoint, or None (unguarded)."""
+        roles: frozenset[Role] | None = getattr(self.endpoint, "required_roles", None)
+        return roles
+
+
+def enumerate_routes(routes: Iterable[BaseRoute], prefix: str = "") -> list[RouteEntry]:
+    """Every (method, path template) reachable through `routes`, mounts included.
+
+    GET implies HEAD, so HEAD is not listed. A static-files mount is one entry,
+    ("GET", "<mount>/{path}"). A route type this function does not know fails loudly
+    rather than being skipped.
+    """
+    found: list[RouteEntry] = []
+    for route in routes:
+        if isinstance(route, Route):
+            methods = sorted(route.methods) if route.methods is not None else ["ANY"]
+            found.extend(
+                RouteEntry(method, prefix + route.path, route.endpoint)
+                for method in methods
+                if method != "HEAD"
+            )
+        elif isinstance(route, WebSocketRoute):
+            found.append(RouteEntry("WEBSOCKET", prefix + route.path, route.endpoint))
+        elif isinstance(route, Mount):
+            if isinstance(route.app, StaticFiles):
+                found.append(RouteEntry("GET", prefix + route.path + "/{path}", None))
+            elif route.routes:
+                found.extend(enumerate_routes(route.routes, prefix + route.path))
+            else:  # some other ASGI app: it answers every method below the mount
+                found.append(RouteEntry("ANY", prefix + route.path + "/{path}", None))
+        elif isinstance(route, Host):
+            found.extend(enumerate_routes(route.routes, prefix))
+        else:
+            raise AssertionError(
+                f"enumerate_routes does not know {type(route).__name__} ({route!r}): "
+                "teach it about this kind of route"
+            )
+    return found
+
+
+def app_routes(app: Starlette) -> list[RouteEntry]:
+    return enumerate_routes(app.routes)
+
+
+# --------------------------------------------------------------------------------------
+# What each visitor should get
+
+
+@dataclass(frozen=True)
+class Case:
+    """One route: the address to request and the exact status for each visitor."""
+
+    url: str
+    anonymous: int
+    frontdesk: int
+    therapist: int
+    clinical_lead: int
+    admin: int
+    #: Form fields for a POST, besides csrf_token (which the test adds).
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def expected(self, role: str) -> int:
+        status: int = getattr(self, role)
+        return status
+
+
+def everyone(url: str, status: int = 200, **data: str) -> Case:
+    return Case(url, status, status, status, status, status, data=data)
+
+
+def staff_only(url: str, role: Role, allowed: int = 200, **data: str) -> Case:
+    """A page behind requires(role): anonymous is sent to sign in, other roles get 403."""
+    statuses = {r: (allowed if r == role.value else 403) for r in ROLES[1:]}
+    return Case(url, 303, data=data, **statuses)
+
+
+EXPECTED: dict[tuple[str, str], Case] = {
+    ("GET", "/"): everyone("/"),
+    ("GET", "/healthz"): everyone("/healthz"),
+    # Signed-in staff are sent on to their landing page.
+    ("GET", "/login"): Case("/login", 200, 303, 303, 303, 303),
+    # An empty form answers with the form and its error, whoever sends it.
+    ("POST", "/login"): everyone("/login", 200),
+    ("POST", "/logout"): everyone("/logout", 303),
+    ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
+    ("GET", "/therapist/"): staff_only("/therapist/", Role.THERAPIST),
+    ("GET", "/clinical/"): staff_only("/clinical/", Role.CLINICAL_LEAD),
+    ("GET", "/admin/"): staff_only("/admin/", Role.ADMIN),
+    ("GET", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN),
+    # No fields at all: the admin gets the form back with its errors.
+    ("POST", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN, 422),
+    ("GET", "/admin/users/{user_id:int}"): staff_only("/admin/users/{own_user_id}", Role.ADMIN),
+    # Someone else's account, with no role chosen: 422 for an admin, and for anyone else a
+    # refusal that does not depend on the account existing.
+    ("POST", "/admin/users/{user_id:int}"): staff_only(
+        "/admin/users/{other_user_id}", Role.ADMIN, 422, active="yes"
+    ),
+    ("GET", "/static/{path}"): everyone("/static/clinic.css"),
+}
+
+
+def _route_id(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+# --------------------------------------------------------------------------------------
+# Helpers the other security tests share
+
+
+@asynccontextmanager
+async def client_for(
+    app: Starlette, *, base_url: str = BASE_URL, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """Another browser on the same in-process app (its own cookie jar)."""
+    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    async with httpx2.AsyncClient(transport=transport, base_url=base_url) as client:
+        yield client
+
+
+@dataclass
+class Visitor:
+    role: str
+    http: httpx2.AsyncClient
+    user_id: int | None  # None when anonymous
+
+
+async def become(http: httpx2.AsyncClient, db: Database, role: str) -> Visitor:
+    """Sign `http` in with exactly `role` (or leave it anonymous)."""
+    if role == ANONYMOUS:
+        return Visitor(role, http, None)
+    user = await factories.sign_in_as(http, db, Role(role))
+    return Visitor(role, http, user.id)
+
+
+async def post_token(visitor: Visitor) -> str:
+    """A CSRF token this visitor's browser would send with a form.
+
+    Anonymous: the sign-in form's (pre-session) token. Staff: the token in the sign-out
+    form every staff page carries, read from the visitor's landing page.
+    """
+    if visitor.user_id is None:
+        return await factories.form_token(visitor.http, "/login")
+    landing = await visitor.http.get("/login")
+    assert landing.status_code == 303, landing.text
+    return await factories.form_token(visitor.http, landing.headers["location"])
+
+
+async def concrete_url(case: Case, db: Database, visitor: Visitor) -> str:
+    """`case.url` with its placeholders filled in (creating accounts as needed)."""
+    url = case.url
+    if "{own_user_id}" in url:
+        own = visitor.user_id
+        if own is None:
+            async with db.transaction() as session:
+                own = (await factories.create_user(session)).id
+        url = url.replace("{own_user_id}", str(own))
+    if "{other_user_id}" in url:
+        async with db.transaction() as session:
+            other = await factories.create_user(session, roles=(Role.FRONTDESK,))
+        url = url.replace("{other_user_id}", str(other.id))
+    assert "{" not in url, f"unknown placeholder left in {url!r}: fill it in concrete_url"
+    return url
+
+
+async def request_case(case: Case, method: str, db: Database, visitor: Visitor) -> httpx2.Response:
+    url = await concrete_url(case, db, visitor)
+    if method == "GET":
+        return await visitor.http.get(url)
+    if method == "POST":
+        data = {**case.data, "csrf_token": await post_token(visitor)}
+        return await visitor.http.post(url, data=data)
+    raise AssertionError(f"request_case does not know how to send {method}: add it")
+
+
+def _bare_app(tmp_path: Path) -> Starlette:
+    """The app as built for production, without a database (routes only)."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        secret_key="route-matrix-secret-key-0123456789abcdef",
+        environment=Environment.TEST,
+        timezone="America/New_York",
+        currency="usd",
+        base_url=BASE_URL,
+        var_dir=tmp_path,
+    )
+    return create_app(settings)
+
+
+# --------------------------------------------------------------------------------------
+# Tests
+
+
+def test_the_matrix_has_a_column_for_every_role() -> None:
+    assert set(ROLES[1:]) == {r.value for r in Role}, (
+        "A role was added or removed: give Case a column for it and fill it in for "
+        "every row of EXPECTED in tests/security/test_route_matrix.py"
+    )
+
+
+def test_every_route_is_in_the_matrix(tmp_path: Path) -> None:
+    entries = app_routes(_bare_app(tmp_path))
+    counts = Counter(entry.key for entry in entries)
+    assert not [k for k, n in counts.items() if n > 1], f"routes listed twice: {counts}"
+
+    routed = set(counts)
+    missing = sorted(routed - set(EXPECTED))
+    gone = sorted(set(EXPECTED) - routed)
+    assert not missing, (
+        "These routes have no row in EXPECTED in tests/security/test_route_matrix.py. "
+        "Add one for each, with the exact status every role gets:\n"
+        + "\n".join(f"    {_route_id(k)}" for k in missing)
+    )
+    assert not gone, (
+        "EXPECTED in tests/security/test_route_matrix.py lists routes the app no longer "
+        "has. Remove (or rename) these rows:\n" + "\n".join(f"    {_route_id(k)}" for k in gone)
+    )
+
+
+def test_every_guarded_route_sends_anonymous_visitors_to_sign_in(tmp_path: Path) -> None:
+    guarded = [e for e in app_routes(_bare_app(tmp_path)) if e.required_roles is not None]
+    assert guarded, "no route carries required_roles: has requires() changed?"
+    for entry in guarded:
+        case = EXPECTED.get(entry.key)
+        assert case is not None, f"{_route_id(entry.key)} is guarded but not in EXPECTED"
+        assert case.anonymous == 303, (
+            f"{_route_id(entry.key)} is guarded by requires(): anonymous must expect 303"
+        )
+        roles = entry.required_roles or frozenset()
+        for role in ROLES[1:]:
+            status = case.expected(role)
+            if Role(role) in roles:
+                assert status not in (303, 403), (
+                    f"{_route_id(entry.key)}: requires() lets {role} in, EXPECTED says {status}"
+                )
+            else:
+                assert status == 403, (
+                    f"{_route_id(entry.key)}: requires() refuses {role}, EXPECTED says {status}"
+                )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", sorted(EXPECTED), ids=_route_id)
+async def test_route_answers_each_role_as_expected(
+    app: Starlette, http: httpx2.AsyncClient, db: Database, key: tuple[str, str], role: str
+) -> None:
+    method, template = key
+    case = EXPECTED[key]
+    visitor = await become(http, db, role)
+
+    response = await request_case(case, method, db, visitor)
+
+    expected = case.expected(role)
+    assert response.status_code == expected, (
+        f"{method} {template} as {role}: expected {expected}, got {response.status_code}\n"
+        f"{response.text[:500]}"
+    )
+    if response.status_code in (301, 302, 303, 307, 308):
+        target = urlsplit(response.headers["location"])
+        assert (target.scheme, target.netloc) in {("", ""), ("https", "testserver")}, (
+            f"{method} {template} as {role} redirects off the site: {target.geturl()}"
+        )
+    guarded = {e.key: e for e in app_routes(app)}[key].required_roles is not None
+    if role == ANONYMOUS and guarded:
+        path = response.request.url.path
+        assert response.headers["location"] == f"/login?next={quote(path, safe='/')}"
+
+
+async def test_a_missing_account_gets_403_not_404_for_non_admins(
+    http: httpx2.AsyncClient, db: Database
+) -> None:
+    """The guard runs before the lookup: no existence oracle for other roles."""
+    await become(http, db, Role.FRONTDESK.value)
+    assert (await http.get("/admin/users/999999999")).status_code == 403
+
+
+async def test_a_missing_account_gets_404_for_an_admin(
+    http: httpx2.AsyncClient, db: Database
+) -> None:
+    await become(http, db, Role.ADMIN.value)
+    assert (await http.get("/admin/users/999999999")).status_code == 404
