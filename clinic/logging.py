@@ -84,8 +84,10 @@ SECRET_FIELD_PARTS = (
     "notes",
 )
 
-#: Loggers that uvicorn configures itself; ours take them over.
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+#: Loggers that uvicorn configures itself; ours take them over. Its access log is silenced:
+#: clinic.access writes the one line per request, with the user and request id.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+UVICORN_ACCESS_LOGGER = "uvicorn.access"
 
 #: The request being served, added to every line written while it is (set by the access-log
 #: middleware).
@@ -381,3 +383,6 @@ def configure_logging(settings: Settings) -> None:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         logger.propagate = True
+    access = logging.getLogger(UVICORN_ACCESS_LOGGER)
+    access.handlers.clear()
+    access.propagate = False
