@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from clinic.api import openapi
+from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, therapist
 from clinic.auth import routes as auth
 from clinic.settings import PROJECT_ROOT
@@ -31,5 +33,9 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
+        Route("/api/openapi.json", openapi.openapi_json, name="api:openapi"),
+        Route("/api/v1/services", api.services, name="api:services"),
+        Route("/api/v1/therapists", api.therapists, name="api:therapists"),
+        Route("/api/v1/availability", api.availability, name="api:availability"),
         Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]

@@ -49,7 +49,7 @@ __all__ = [
     "seed_demo",
 ]
 
-DEMO_VERSION: int = 1
+DEMO_VERSION: int = 2
 VERSION_OPTION = "demo.version"
 
 

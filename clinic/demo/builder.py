@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.auth.models import Role, User, UserRole
@@ -53,7 +53,6 @@ from clinic.scheduling.models import (
     Closure,
     Location,
     Room,
-    RoomAttribute,
     Service,
     TimeOff,
     WeeklyHours,
@@ -95,6 +94,23 @@ class DemoBuilder:
         await self.add_clients()
         self.add_time_off_and_closure()
         self.add_appointments()
+        await self.session.flush()
+        await self.count_oncology_sessions()
+
+    async def count_oncology_sessions(self) -> None:
+        """Keep each therapist's counter of completed oncology sessions true to the rows."""
+        counts = await self.session.execute(
+            select(Appointment.therapist_id, func.count())
+            .join(Service, Service.id == Appointment.service_id)
+            .where(
+                Appointment.status == AppointmentStatus.COMPLETED,
+                Service.min_oncology_level >= 1,
+            )
+            .group_by(Appointment.therapist_id)
+        )
+        completed = dict(counts.all())
+        for _, therapist in self.therapists:
+            therapist.oncology_sessions_here = completed.get(therapist.id, 0)
         await self.session.flush()
 
     def local(self, day: date, minutes: int) -> datetime:
@@ -492,11 +508,7 @@ def overlaps(a: Interval, b: Interval) -> bool:
 
 
 def room_fits(room: Room, spec: ServiceSpec) -> bool:
-    # A table service never goes to the chair-only studio, even though it has no needs.
-    needs_chair = RoomAttribute.MASSAGE_CHAIR in spec.room_attributes
-    has_chair = RoomAttribute.MASSAGE_CHAIR.value in room.attributes
-    needed = {a.value for a in spec.room_attributes}
-    return needed <= set(room.attributes) and needs_chair == has_chair
+    return {a.value for a in spec.room_attributes} <= set(room.attributes)
 
 
 def hash_demo_passwords() -> dict[str, str]:

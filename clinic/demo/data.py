@@ -355,10 +355,16 @@ A = RoomAttribute
 ROOMS: tuple[tuple[str, tuple[RoomAttribute, ...]], ...] = (
     (
         "Birch",
-        (A.WHEELCHAIR_ACCESSIBLE, A.SEMI_RECLINED_TABLE, A.SIDE_LYING_BOLSTERS, A.HYDRAULIC_TABLE),
+        (
+            A.MASSAGE_TABLE,
+            A.WHEELCHAIR_ACCESSIBLE,
+            A.SEMI_RECLINED_TABLE,
+            A.SIDE_LYING_BOLSTERS,
+            A.HYDRAULIC_TABLE,
+        ),
     ),
-    ("Cedar", (A.SIDE_LYING_BOLSTERS,)),
-    ("Maple", (A.SEMI_RECLINED_TABLE, A.SIDE_LYING_BOLSTERS)),
+    ("Cedar", (A.MASSAGE_TABLE, A.SIDE_LYING_BOLSTERS)),
+    ("Maple", (A.MASSAGE_TABLE, A.SEMI_RECLINED_TABLE, A.SIDE_LYING_BOLSTERS)),
     ("Studio", (A.MASSAGE_CHAIR,)),
 )
 
@@ -378,7 +384,8 @@ class ServiceSpec:
     before: int = 0
     min_level: int | None = None
     lymphedema: bool = False
-    room_attributes: tuple[RoomAttribute, ...] = ()
+    # Every table service needs a table; the chair massage needs the chair instead.
+    room_attributes: tuple[RoomAttribute, ...] = (RoomAttribute.MASSAGE_TABLE,)
     online: bool = True
 
 
@@ -419,7 +426,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         after=15,
         clients="prenatal",
         popularity=1,
-        room_attributes=(A.SIDE_LYING_BOLSTERS,),
+        room_attributes=(A.MASSAGE_TABLE, A.SIDE_LYING_BOLSTERS),
     ),
     ServiceSpec(
         "Oncology massage, 30 min",
@@ -452,7 +459,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         after=15,
         clients="oncology",
         min_level=2,
-        room_attributes=(A.SEMI_RECLINED_TABLE,),
+        room_attributes=(A.MASSAGE_TABLE, A.SEMI_RECLINED_TABLE),
     ),
     ServiceSpec(
         "Manual lymphatic drainage, 60 min",

@@ -30,6 +30,7 @@ from clinic.db import Base, UTCDateTime
 
 
 class RoomAttribute(StrEnum):
+    MASSAGE_TABLE = "massage_table"
     WHEELCHAIR_ACCESSIBLE = "wheelchair_accessible"
     SEMI_RECLINED_TABLE = "semi_reclined_table"
     SIDE_LYING_BOLSTERS = "side_lying_bolsters"

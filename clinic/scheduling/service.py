@@ -1,11 +1,22 @@
-"""Read models for the public pages: the clinic's location and its bookable services."""
+"""Scheduling reads for the public pages and the API: the location, its services and
+therapists, and free times."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinic.scheduling.models import Location, Service
+from clinic.clock import now_utc
+from clinic.db import Database
+from clinic.scheduling.availability import BookingRules, Slot, available_slots
+from clinic.scheduling.loading import load_availability_input
+from clinic.scheduling.models import Location, Service, service_therapist
+from clinic.staff.credentials import CredentialFacts, Qualification, qualification_on
+from clinic.staff.models import Credential, Therapist, therapist_location
 
 
 async def primary_location(session: AsyncSession) -> Location | None:
@@ -22,3 +33,105 @@ async def public_services(session: AsyncSession) -> list[Service]:
         .order_by(Service.display_order, Service.name)
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class FreeTimes:
+    zone: ZoneInfo
+    service: Service
+    # The therapists whose calendars were considered (offering the service, active).
+    therapist_ids: frozenset[int]
+    slots: list[Slot]
+
+
+async def free_times(
+    db: Database,
+    *,
+    service_id: int,
+    first_day: date,
+    last_day: date,
+    therapist_id: int | None = None,
+    rules: BookingRules | None = None,
+) -> FreeTimes | None:
+    """Free times for a service on local dates first_day..last_day, or None when the
+    service does not exist."""
+    async with db.reading() as session:
+        loaded = await load_availability_input(
+            session,
+            service_id=service_id,
+            first_day=first_day,
+            last_day=last_day,
+            therapist_id=therapist_id,
+        )
+    if loaded is None:
+        return None
+    slots = available_slots(
+        zone=loaded.zone,
+        need=loaded.need,
+        therapists=loaded.therapists,
+        rooms=loaded.rooms,
+        closures=loaded.closures,
+        first_day=first_day,
+        last_day=last_day,
+        now=now_utc(),
+        rules=rules or BookingRules(),
+    )
+    return FreeTimes(
+        zone=loaded.zone,
+        service=loaded.service,
+        therapist_ids=frozenset(t.therapist_id for t in loaded.therapists),
+        slots=slots,
+    )
+
+
+@dataclass(frozen=True)
+class PublicTherapist:
+    therapist: Therapist
+    qualification: Qualification
+    service_ids: tuple[int, ...]
+
+
+async def public_therapists(session: AsyncSession, on: date) -> list[PublicTherapist]:
+    """Active therapists at the primary location who offer an online service, with their
+    qualification on `on`."""
+    location = await primary_location(session)
+    if location is None:
+        return []
+    offered = (
+        await session.execute(
+            select(service_therapist.c.therapist_id, service_therapist.c.service_id)
+            .join(Service, Service.id == service_therapist.c.service_id)
+            .where(Service.active.is_(True), Service.bookable_online.is_(True))
+            .order_by(service_therapist.c.service_id)
+        )
+    ).all()
+    services: dict[int, list[int]] = {}
+    for therapist_id, service_id in offered:
+        services.setdefault(therapist_id, []).append(service_id)
+    therapists = list(
+        await session.scalars(
+            select(Therapist)
+            .join(therapist_location, therapist_location.c.therapist_id == Therapist.id)
+            .where(
+                Therapist.active.is_(True),
+                therapist_location.c.location_id == location.id,
+                Therapist.id.in_(list(services)),
+            )
+            .order_by(Therapist.display_name, Therapist.id)
+        )
+    )
+    credentials: dict[int, list[CredentialFacts]] = {}
+    for credential in await session.scalars(
+        select(Credential).where(Credential.therapist_id.in_([t.id for t in therapists]))
+    ):
+        credentials.setdefault(credential.therapist_id, []).append(credential.facts())
+    return [
+        PublicTherapist(
+            therapist=t,
+            qualification=qualification_on(
+                credentials.get(t.id, []), on, oncology_sessions=t.oncology_sessions
+            ),
+            service_ids=tuple(services[t.id]),
+        )
+        for t in therapists
+    ]

@@ -51,6 +51,7 @@ class Therapist(Base):
     __tablename__ = "therapist"
     __table_args__ = (
         CheckConstraint("oncology_sessions_elsewhere >= 0", name="sessions_not_negative"),
+        CheckConstraint("oncology_sessions_here >= 0", name="sessions_here_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +64,13 @@ class Therapist(Base):
     # Completed oncology sessions done before joining this clinic, counted towards
     # level 2 beside the sessions completed here.
     oncology_sessions_elsewhere: Mapped[int] = mapped_column(Integer, default=0)
+    # Completed oncology sessions here, kept by the transition to completed (and back),
+    # so that deriving a level never counts through years of history.
+    oncology_sessions_here: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def oncology_sessions(self) -> int:
+        return self.oncology_sessions_elsewhere + self.oncology_sessions_here
 
 
 class Credential(Base):

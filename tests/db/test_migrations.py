@@ -76,3 +76,36 @@ def test_every_migration_file_is_named_by_date_and_slug() -> None:
         assert len(date_part) == 10, name
         assert date_part[4] == date_part[7] == "-", name
         assert slug, name
+
+
+async def test_migrations_keep_a_seeded_clinic_and_its_guards(empty_database: str) -> None:
+    """SQLite batch migrations rebuild tables: data, counters and the overlap triggers must
+    come through a downgrade and an upgrade with a real clinic in the database."""
+    from sqlalchemy import text
+
+    from clinic import demo
+    from clinic.db import Database
+    from clinic.settings import normalise_database_url
+
+    await asyncio.to_thread(migrations.upgrade, empty_database)
+    db = Database.connect(normalise_database_url(empty_database, variable="url"), pool_size=1)
+    try:
+        await demo.seed_demo(db, timezone="America/New_York", currency="usd")
+        count_appointments = text("SELECT count(*) FROM appointment")
+        counters = text("SELECT id, oncology_sessions_here FROM therapist ORDER BY id")
+        async with db.reading() as session:
+            appointments = await session.scalar(count_appointments)
+            before = (await session.execute(counters)).all()
+        await db.dispose()
+        await asyncio.to_thread(migrations.downgrade, empty_database, "0002")
+        await asyncio.to_thread(migrations.upgrade, empty_database)
+        async with db.reading() as session:
+            assert await session.scalar(count_appointments) == appointments
+            assert (await session.execute(counters)).all() == before
+            if db.dialect == "sqlite":
+                triggers = await session.scalar(
+                    text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+                )
+                assert triggers == 6
+    finally:
+        await db.dispose()

@@ -47,7 +47,6 @@ def multipart_body(fields: dict[str, str], boundary: str = BOUNDARY) -> bytes:
     return ("".join(parts) + f"--{boundary}--\r\n").encode()
 
 
-# --------------------------------------------------------------------------------------
 # The token
 
 
@@ -150,7 +149,6 @@ async def test_every_unsafe_route_refuses_a_request_without_a_token(
     assert (await http.get("/login")).status_code == landing, "the refused request signed out"
 
 
-# --------------------------------------------------------------------------------------
 # Where the request comes from
 
 
@@ -195,7 +193,6 @@ async def test_a_same_origin_fetch_with_a_valid_token_passes(
     assert response.status_code == 200
 
 
-# --------------------------------------------------------------------------------------
 # Multipart bodies
 
 
@@ -293,7 +290,6 @@ async def test_odd_multipart_bodies_without_a_token_are_refused_not_crashed_on(
     assert response.status_code in (400, 403), response.text[:500]
 
 
-# --------------------------------------------------------------------------------------
 # Body size
 
 
@@ -401,7 +397,6 @@ async def test_a_declared_length_over_the_form_limit_gets_413_before_reading(
     assert asked == 0
 
 
-# --------------------------------------------------------------------------------------
 # Exemptions, and the API's refusal of session cookies
 
 

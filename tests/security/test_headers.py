@@ -91,7 +91,6 @@ def _first_allowed_role(case: Case) -> str | None:
     return next((r for r in ROLES[1:] if case.expected(r) == 200), None)
 
 
-# --------------------------------------------------------------------------------------
 # Headers
 
 
@@ -172,7 +171,6 @@ async def test_refusals_from_middleware_send_the_security_headers(
     assert_security_headers(api_with_cookie)
 
 
-# --------------------------------------------------------------------------------------
 # Cookies and HSTS by scheme
 
 
@@ -274,7 +272,6 @@ async def test_over_plain_http_in_development_there_is_no_hsts_and_no_secure_coo
         assert_security_headers(landing, https=False)
 
 
-# --------------------------------------------------------------------------------------
 # No GET changes the database (ASVS 3.5.3)
 
 #: Written by signing in (and by the session's once-a-minute activity stamp), by design.

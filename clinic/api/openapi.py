@@ -1,0 +1,135 @@
+"""The OpenAPI 3.1 document for /api/v1/, built from the response models so that the
+document and the responses cannot drift apart silently (the tests check both)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from clinic.api.schemas import Availability, Problem, ServiceList, TherapistList
+
+MODELS: tuple[type[BaseModel], ...] = (ServiceList, TherapistList, Availability, Problem)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref(Problem)}},
+    }
+
+
+def _query(
+    name: str, description: str, schema: dict[str, Any], *, required: bool
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+AVAILABILITY_PARAMETERS = [
+    _query(
+        "service_id",
+        "A service id from /api/v1/services.",
+        {"type": "integer", "minimum": 1},
+        required=True,
+    ),
+    _query(
+        "from", "First local date, YYYY-MM-DD.", {"type": "string", "format": "date"}, required=True
+    ),
+    _query(
+        "to",
+        "Last local date, YYYY-MM-DD (inclusive).",
+        {"type": "string", "format": "date"},
+        required=True,
+    ),
+    _query(
+        "therapist_id",
+        "Only this therapist's times.",
+        {"type": "integer", "minimum": 1},
+        required=False,
+    ),
+]
+
+COMMON_ERRORS = {
+    "400": _problem("The request carried a browser session cookie; the API is cookieless."),
+    "404": _problem("No such path."),
+}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        [(m, "serialization") for m in MODELS], ref_template="#/components/schemas/{model}"
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Clinic booking API",
+            "version": "1",
+            "description": (
+                "Services, therapists and free appointment times. Times carry the "
+                "location's offset; dates are local dates in the location's zone. The API "
+                "is cookieless: requests that carry a browser session cookie are refused."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/v1/services": {
+                "get": {
+                    "operationId": "listServices",
+                    "summary": "Services that can be booked online",
+                    "responses": {"200": _json(ServiceList, "The services."), **COMMON_ERRORS},
+                }
+            },
+            "/api/v1/therapists": {
+                "get": {
+                    "operationId": "listTherapists",
+                    "summary": "Therapists with their oncology level today and their services",
+                    "responses": {
+                        "200": _json(TherapistList, "The therapists."),
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/availability": {
+                "get": {
+                    "operationId": "getAvailability",
+                    "summary": "Free times for a service",
+                    "description": (
+                        "Every free start time on the local dates from..to (inclusive, at "
+                        "most 31 days, inside the booking window), with the therapist and "
+                        "the room it would use. Without therapist_id, every suitable "
+                        "therapist's times are listed."
+                    ),
+                    "parameters": AVAILABILITY_PARAMETERS,
+                    "responses": {
+                        "200": _json(Availability, "Free times, in start order."),
+                        "422": _problem("A parameter is missing or not right; see errors."),
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+        },
+        "components": {"schemas": definitions["$defs"]},
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi_document())

@@ -1,0 +1,70 @@
+"""The API's response shapes. The OpenAPI document is generated from these models, and
+the tests check every response against it; endpoints build plain dicts for speed."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Money(BaseModel):
+    amount: int = Field(description="In minor units (cents for usd).", ge=0)
+    currency: str = Field(description="ISO 4217 code, lower case.", examples=["usd"])
+
+
+class ServiceOut(BaseModel):
+    id: int
+    name: str
+    public_name: str = Field(description="The neutral name used in emails and calendars.")
+    description: str
+    duration_minutes: int
+    price: Money
+    min_oncology_level: int | None = Field(
+        description="Minimum oncology training level of the therapist (0-4), or null."
+    )
+    lymphedema_needed: bool = Field(description="Only lymphedema-trained therapists.")
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceOut]
+
+
+class TherapistOut(BaseModel):
+    id: int
+    display_name: str
+    oncology_level: int | None = Field(
+        description="Oncology training level today (0-4); null when not bookable today."
+    )
+    lymphedema: bool
+    service_ids: list[int]
+
+
+class TherapistList(BaseModel):
+    therapists: list[TherapistOut]
+
+
+class SlotOut(BaseModel):
+    start: str = Field(
+        description="ISO 8601 with the location's offset.",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-12-01T09:00:00-05:00"],
+    )
+    end: str = Field(json_schema_extra={"format": "date-time"})
+    therapist_id: int
+    room_id: int | None
+
+
+class Availability(BaseModel):
+    timezone: str = Field(description="The location's IANA zone.", examples=["America/New_York"])
+    slots: list[SlotOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="A sentence a person can act on.")
+    errors: dict[str, str] | None = Field(
+        default=None, description="Per-parameter messages, when input was invalid."
+    )
