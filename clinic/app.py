@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,8 +22,13 @@ from clinic.web.errors import EXCEPTION_HANDLERS
 from clinic.web.flash import FlashMiddleware
 from clinic.web.security import SecurityHeadersMiddleware
 from clinic.web.templating import make_templates
+from clinic.worker import build_worker
 
 AUDIT_SEAL_INTERVAL_SECONDS = 5.0
+OUTBOX_POLL_SECONDS = 1.0
+# How long shutdown waits for the worker's current pass; a message it then abandons stays
+# leased and is delivered again once the lease runs out.
+OUTBOX_SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
@@ -40,11 +46,20 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         sealer = asyncio.create_task(
             audit.seal_periodically(app.state.db, AUDIT_SEAL_INTERVAL_SECONDS, stop)
         )
+        # Outbox messages go out from every app process (leases keep them apart); not when
+        # a test lends its rolled-back connection.
+        outbox: asyncio.Task[None] | None = None
+        if owned:
+            worker = build_worker(app.state.db, settings, templates=app.state.templates.env)
+            outbox = asyncio.create_task(worker.run_forever(stop, OUTBOX_POLL_SECONDS))
         try:
             yield
         finally:
             stop.set()
             await sealer
+            if outbox is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(outbox, timeout=OUTBOX_SHUTDOWN_GRACE_SECONDS)
             if owned:
                 await app.state.db.dispose()
 

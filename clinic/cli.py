@@ -1,4 +1,4 @@
-"""The `clinic` command: serve, migrate, seed-demo, create-user, check."""
+"""The `clinic` command: serve, migrate, seed-demo, create-user, check, audit, worker."""
 
 from __future__ import annotations
 
@@ -241,3 +241,96 @@ def audit_seal() -> None:
     except DBAPIError as error:
         raise click.ClickException(f"Could not seal the audit trail: {error.orig}") from None
     click.echo(f"Sealed {sealed} audit {'entry' if sealed == 1 else 'entries'}.")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass, print how many messages it handled.")
+@click.option(
+    "--name", default=None, help="This worker's name in leases (default: host, pid, random)."
+)
+def worker(once: bool, name: str | None) -> None:
+    """Deliver outbox messages and run periodic jobs (`clinic serve` also does this)."""
+    import signal
+
+    from sqlalchemy.exc import DBAPIError
+
+    from clinic.db import Database
+    from clinic.logging import configure_logging
+    from clinic.worker import build_worker
+
+    settings = _settings()
+    configure_logging(settings)
+
+    async def go() -> int:
+        db = Database.connect(settings.database_url)
+        try:
+            outbox = build_worker(db, settings, name=name)
+            if once:
+                await outbox.ensure_periodic()
+                return await outbox.run_once()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            click.echo(f"Outbox worker {outbox.name} running; Ctrl-C stops it.")
+            await outbox.run_forever(stop)
+            return 0
+        finally:
+            await db.dispose()
+
+    try:
+        handled = _run(go())
+    except DBAPIError as error:
+        raise click.ClickException(f"Could not run the outbox worker: {error.orig}") from None
+    if once:
+        click.echo(f"Handled {handled} outbox {'message' if handled == 1 else 'messages'}.")
+
+
+@main.group()
+def policy() -> None:
+    """Show or change the clinic's booking policies (until the admin screens arrive)."""
+
+
+@policy.command("show")
+def policy_show() -> None:
+    """Print every booking policy with its current value."""
+    from clinic.booking.policies import DESCRIPTIONS
+    from clinic.booking.policy_store import load_policies
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> dict[str, object]:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            return (await load_policies(db)).as_dict()
+        finally:
+            await db.dispose()
+
+    for name, value in _run(go()).items():
+        click.echo(f"{name:<32} {value!s:<10} {DESCRIPTIONS[name]}")
+
+
+@policy.command("set")
+@click.argument("name")
+@click.argument("value")
+def policy_set(name: str, value: str) -> None:
+    """Set one booking policy, e.g. `clinic policy set hold_minutes 15`."""
+    from clinic.booking.policies import PolicyError, parse_policy_value
+    from clinic.booking.policy_store import set_policy
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> None:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            await set_policy(db, name, parse_policy_value(name, value), actor_label="cli")
+        finally:
+            await db.dispose()
+
+    try:
+        _run(go())
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name} is now {value}.")

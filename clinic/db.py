@@ -184,7 +184,12 @@ class Database:
 
 
 OVERLAP_SQLSTATE = "23P01"
+UNIQUE_SQLSTATE = "23505"
 SQLITE_OVERLAP_MESSAGE = "appointment_overlap"
+# The partial unique index on (therapist_id, starts_at) for blocking statuses: on
+# PostgreSQL it fires before the exclusion constraint when two requests take the same
+# start, so it is the same conflict under another name.
+SAME_START_INDEX = "uq_appointment_therapist_start_active"
 
 
 def is_overlap_violation(error: exc.DBAPIError) -> bool:
@@ -194,10 +199,17 @@ def is_overlap_violation(error: exc.DBAPIError) -> bool:
     a fixed message that arrives as an IntegrityError.
     """
     orig = error.orig
-    if getattr(orig, "sqlstate", None) == OVERLAP_SQLSTATE:
-        return True
-    # asyncpg wraps its error; the SQLSTATE sits on the cause.
-    cause = getattr(orig, "__cause__", None)
-    if getattr(cause, "sqlstate", None) == OVERLAP_SQLSTATE:
-        return True
-    return SQLITE_OVERLAP_MESSAGE in str(orig)
+    # asyncpg's error is wrapped by the adapter; the SQLSTATE sits on the cause.
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if state == OVERLAP_SQLSTATE:
+            return True
+        if (
+            state == UNIQUE_SQLSTATE
+            and getattr(candidate, "constraint_name", "") == SAME_START_INDEX
+        ):
+            return True
+    text = str(orig)
+    return SQLITE_OVERLAP_MESSAGE in text or (
+        "UNIQUE constraint failed: appointment.therapist_id, appointment.starts_at" in text
+    )

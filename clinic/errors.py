@@ -3,6 +3,8 @@ that the page or the JSON problem body shows as it is."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ClinicError(Exception):
     status_code: int = 400
@@ -11,6 +13,10 @@ class ClinicError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Extra members of the JSON problem body (field errors, alternatives)."""
+        return {}
 
 
 class NotFound(ClinicError):
@@ -28,13 +34,6 @@ class Conflict(ClinicError):
     title = "Conflict"
 
 
-class SlotTaken(Conflict):
-    title = "That time was just taken"
-
-    def __init__(self, message: str = "That time has just been booked. Choose another.") -> None:
-        super().__init__(message)
-
-
 class InvalidInput(ClinicError):
     status_code = 422
     title = "Check your answers"
@@ -42,3 +41,6 @@ class InvalidInput(ClinicError):
     def __init__(self, message: str, *, field_errors: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.field_errors = field_errors or {}
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"errors": self.field_errors}

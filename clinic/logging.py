@@ -36,6 +36,7 @@ REDACTED = "[redacted]"
 #: token, a calendar-feed token, a reset or invitation token...).
 SECRET_PATH_PREFIXES = (
     "/manage/",
+    "/book/done/",
     "/b/",
     "/feeds/",
     "/intake/",

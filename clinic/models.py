@@ -2,10 +2,11 @@
 
 from clinic.audit import AuditEntry, AuditSeal
 from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRole
-from clinic.booking.models import Appointment
+from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink
 from clinic.clients.models import Client, Consent
 from clinic.db import Base
 from clinic.options import ClinicOption
+from clinic.outbox.models import OutboxMessage
 from clinic.scheduling.models import (
     Closure,
     Location,
@@ -27,7 +28,10 @@ __all__ = [
     "Closure",
     "Consent",
     "Credential",
+    "IdempotencyRecord",
     "Location",
+    "ManageLink",
+    "OutboxMessage",
     "Role",
     "Room",
     "Service",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from clinic.api import bookings as api_bookings
 from clinic.api import openapi
 from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, therapist
 from clinic.auth import routes as auth
+from clinic.booking import pages as booking
 from clinic.settings import PROJECT_ROOT
 from clinic.web import pages
 
@@ -33,9 +35,77 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
+        # The client's booking flow and manage pages (clinic/booking/pages.py).
+        Route("/book", booking.service_form, methods=["GET"], name="book:service"),
+        Route("/book", booking.service_submit, methods=["POST"], name="book:service_submit"),
+        Route("/book/therapist", booking.therapist_form, methods=["GET"], name="book:therapist"),
+        Route(
+            "/book/therapist",
+            booking.therapist_submit,
+            methods=["POST"],
+            name="book:therapist_submit",
+        ),
+        Route("/book/time", booking.time_form, methods=["GET"], name="book:time"),
+        Route("/book/time", booking.time_submit, methods=["POST"], name="book:time_submit"),
+        Route("/book/details", booking.details_form, methods=["GET"], name="book:details"),
+        Route(
+            "/book/details", booking.details_submit, methods=["POST"], name="book:details_submit"
+        ),
+        Route("/book/check", booking.check_page, methods=["GET"], name="book:check"),
+        Route("/book/check", booking.check_submit, methods=["POST"], name="book:check_submit"),
+        Route("/book/done/{token}", booking.done_page, methods=["GET"], name="book:done"),
+        Route("/manage/{token}", booking.manage_page, methods=["GET"], name="manage:show"),
+        Route(
+            "/manage/{token}/time", booking.manage_time_form, methods=["GET"], name="manage:time"
+        ),
+        Route(
+            "/manage/{token}/time",
+            booking.manage_time_submit,
+            methods=["POST"],
+            name="manage:time_submit",
+        ),
+        Route(
+            "/manage/{token}/time/confirm",
+            booking.manage_confirm_form,
+            methods=["GET"],
+            name="manage:confirm",
+        ),
+        Route(
+            "/manage/{token}/time/confirm",
+            booking.manage_confirm_submit,
+            methods=["POST"],
+            name="manage:confirm_submit",
+        ),
+        Route(
+            "/manage/{token}/cancel",
+            booking.manage_cancel_form,
+            methods=["GET"],
+            name="manage:cancel",
+        ),
+        Route(
+            "/manage/{token}/cancel",
+            booking.manage_cancel_submit,
+            methods=["POST"],
+            name="manage:cancel_submit",
+        ),
         Route("/api/openapi.json", openapi.openapi_json, name="api:openapi"),
         Route("/api/v1/services", api.services, name="api:services"),
         Route("/api/v1/therapists", api.therapists, name="api:therapists"),
         Route("/api/v1/availability", api.availability, name="api:availability"),
+        Route("/api/v1/holds", api_bookings.create_hold, methods=["POST"], name="api:hold"),
+        Route("/api/v1/bookings", api_bookings.create_booking, methods=["POST"], name="api:book"),
+        Route("/api/v1/bookings/{token}", api_bookings.show_booking, name="api:booking"),
+        Route(
+            "/api/v1/bookings/{token}/reschedule",
+            api_bookings.reschedule_booking,
+            methods=["POST"],
+            name="api:reschedule",
+        ),
+        Route(
+            "/api/v1/bookings/{token}/cancel",
+            api_bookings.cancel_booking,
+            methods=["POST"],
+            name="api:cancel",
+        ),
         Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+DEFAULT_MAIL_FROM = "Willow & Oak Massage Therapy <bookings@willowoak.test>"
 
 
 class SettingsError(Exception):
@@ -38,6 +40,8 @@ class Settings:
     currency: str
     base_url: str
     var_dir: Path
+    # The From of every e-mail; its domain also ends each Message-ID.
+    mail_from: str = DEFAULT_MAIL_FROM
 
     @property
     def is_production(self) -> bool:
@@ -67,6 +71,7 @@ class Settings:
             currency=_currency(env.get("CLINIC_CURRENCY", "usd")),
             base_url=_base_url(env.get("CLINIC_BASE_URL", "http://127.0.0.1:8000")),
             var_dir=var_dir,
+            mail_from=_mail_from(env.get("CLINIC_MAIL_FROM", DEFAULT_MAIL_FROM)),
         )
 
 
@@ -140,3 +145,22 @@ def _base_url(value: str) -> str:
             f"CLINIC_BASE_URL must be an http:// or https:// address (got {value!r})"
         )
     return value.rstrip("/")
+
+
+def _mail_from(value: str) -> str:
+    value = value.strip()
+    _name, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or any(c.isspace() for c in address)
+        or "\r" in value
+        or "\n" in value
+    ):
+        raise SettingsError(
+            "CLINIC_MAIL_FROM must be an e-mail address such as"
+            f" 'Clinic Name <bookings@example.com>' (got {value!r})"
+        )
+    return value

@@ -11,9 +11,20 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from clinic.api.schemas import Availability, Problem, ServiceList, TherapistList
+from clinic.api.bookings import BookingIn, CancelIn, HoldIn, RescheduleIn
+from clinic.api.schemas import (
+    Availability,
+    BookedOut,
+    BookingOut,
+    HoldOut,
+    Problem,
+    ServiceList,
+    TherapistList,
+)
 
 MODELS: tuple[type[BaseModel], ...] = (ServiceList, TherapistList, Availability, Problem)
+RESPONSES: tuple[type[BaseModel], ...] = (HoldOut, BookedOut, BookingOut)
+REQUESTS: tuple[type[BaseModel], ...] = (HoldIn, BookingIn, RescheduleIn, CancelIn)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -67,6 +78,36 @@ AVAILABILITY_PARAMETERS = [
     ),
 ]
 
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Replays of the same key get the stored answer for 24 hours; the same key with "
+        "another body is 422; a key whose first request is still running is 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+TOKEN = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "The manage token returned when the booking was made.",
+    "schema": {"type": "string", "minLength": 1},
+}
+WRITE_ERRORS = {
+    "409": _problem("The time was just taken (with alternatives), or not possible now."),
+    "413": _problem("The body is larger than 64 KiB."),
+    "415": _problem("The body must be JSON."),
+    "422": _problem("A field is missing or not right; see errors."),
+    "429": _problem("Too many live holds from this address."),
+}
+
 COMMON_ERRORS = {
     "400": _problem("The request carried a browser session cookie; the API is cookieless."),
     "404": _problem("No such path."),
@@ -76,7 +117,9 @@ COMMON_ERRORS = {
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     _, definitions = models_json_schema(
-        [(m, "serialization") for m in MODELS], ref_template="#/components/schemas/{model}"
+        [(m, "serialization") for m in (*MODELS, *RESPONSES)]
+        + [(m, "validation") for m in REQUESTS],
+        ref_template="#/components/schemas/{model}",
     )
     return {
         "openapi": "3.1.0",
@@ -108,6 +151,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **BOOKING_PATHS,
             "/api/v1/availability": {
                 "get": {
                     "operationId": "getAvailability",
@@ -129,6 +173,59 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {"schemas": definitions["$defs"]},
     }
+
+
+BOOKING_PATHS: dict[str, Any] = {
+    "/api/v1/holds": {
+        "post": {
+            "operationId": "createHold",
+            "summary": "Hold a free time while the client gives their details",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": _body(HoldIn),
+            "responses": {"201": _json(HoldOut, "Held."), **WRITE_ERRORS, **COMMON_ERRORS},
+        }
+    },
+    "/api/v1/bookings": {
+        "post": {
+            "operationId": "createBooking",
+            "summary": "Book from a hold, or a time in one step",
+            "description": "Without therapist_id, anyone suitable is booked.",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": _body(BookingIn),
+            "responses": {"201": _json(BookedOut, "Booked."), **WRITE_ERRORS, **COMMON_ERRORS},
+        }
+    },
+    "/api/v1/bookings/{token}": {
+        "get": {
+            "operationId": "getBooking",
+            "summary": "A booking, with what cancelling now would cost",
+            "parameters": [TOKEN],
+            "responses": {"200": _json(BookingOut, "The booking."), **COMMON_ERRORS},
+        }
+    },
+    "/api/v1/bookings/{token}/reschedule": {
+        "post": {
+            "operationId": "rescheduleBooking",
+            "summary": "Move a booking to another free time, atomically",
+            "parameters": [TOKEN, IDEMPOTENCY_KEY],
+            "requestBody": _body(RescheduleIn),
+            "responses": {"200": _json(BookingOut, "Moved."), **WRITE_ERRORS, **COMMON_ERRORS},
+        }
+    },
+    "/api/v1/bookings/{token}/cancel": {
+        "post": {
+            "operationId": "cancelBooking",
+            "summary": "Cancel a booking; the policy's fee applies inside the window",
+            "parameters": [TOKEN, IDEMPOTENCY_KEY],
+            "requestBody": _body(CancelIn),
+            "responses": {
+                "200": _json(BookingOut, "Cancelled."),
+                **WRITE_ERRORS,
+                **COMMON_ERRORS,
+            },
+        }
+    },
+}
 
 
 async def openapi_json(request: Request) -> Response:

@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, Response
 
 from clinic.clock import today_in
 from clinic.errors import InvalidInput
-from clinic.scheduling.availability import BookingRules
 from clinic.scheduling.service import free_times, public_services, public_therapists
 from clinic.web.context import db_of, settings_of
 
@@ -73,9 +72,7 @@ class AvailabilityQuery:
     therapist_id: int | None
 
 
-def parse_availability_query(
-    params: QueryParams, *, today: date, rules: BookingRules
-) -> AvailabilityQuery:
+def parse_availability_query(params: QueryParams, *, today: date) -> AvailabilityQuery:
     """Check every parameter and report all problems at once."""
     errors: dict[str, str] = {}
     known = {"service_id", "from", "to", "therapist_id"}
@@ -86,14 +83,8 @@ def parse_availability_query(
     therapist_id = _id(params, "therapist_id", errors, required=False)
     first = _date(params, "from", errors)
     last = _date(params, "to", errors)
-    last_bookable = today + timedelta(days=rules.booking_window.days)
     if first is not None and first < today:
         errors["from"] = f"Choose a date from today ({today.isoformat()}) onwards."
-    if last is not None and last > last_bookable:
-        errors["to"] = (
-            f"Bookings open {rules.booking_window.days} days ahead: "
-            f"choose a date up to {last_bookable.isoformat()}."
-        )
     if first is not None and last is not None and "from" not in errors and "to" not in errors:
         if last < first:
             errors["to"] = "The 'to' date must be the same as or after the 'from' date."
@@ -132,18 +123,14 @@ def _date(params: QueryParams, name: str, errors: dict[str, str]) -> date | None
 
 
 async def availability(request: Request) -> Response:
-    settings = settings_of(request)
-    rules = BookingRules()
-    query = parse_availability_query(
-        request.query_params, today=today_in(settings.zone), rules=rules
-    )
+    today = today_in(settings_of(request).zone)
+    query = parse_availability_query(request.query_params, today=today)
     found = await free_times(
         db_of(request),
         service_id=query.service_id,
         first_day=query.first_day,
         last_day=query.last_day,
         therapist_id=query.therapist_id,
-        rules=rules,
     )
     if found is None or not found.service.bookable_online:
         raise InvalidInput(
@@ -156,6 +143,15 @@ async def availability(request: Request) -> Response:
         raise InvalidInput(
             "Some query parameters are not right.",
             field_errors={"therapist_id": "No active therapist with that id offers this service."},
+        )
+    window = found.policies.booking_window_days
+    if query.last_day > today + timedelta(days=window):
+        last_bookable = (today + timedelta(days=window)).isoformat()
+        raise InvalidInput(
+            "Some query parameters are not right.",
+            field_errors={
+                "to": f"Bookings open {window} days ahead: choose a date up to {last_bookable}."
+            },
         )
     zone = found.zone
     return JSONResponse(

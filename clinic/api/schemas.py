@@ -68,3 +68,65 @@ class Problem(BaseModel):
     errors: dict[str, str] | None = Field(
         default=None, description="Per-parameter messages, when input was invalid."
     )
+    alternatives: list[SlotOut] | None = Field(
+        default=None, description="Other free times that day, when the time was just taken."
+    )
+
+
+class HoldOut(BaseModel):
+    hold_token: str = Field(description="Turns the hold into a booking; keep it secret.")
+    expires_at: str = Field(json_schema_extra={"format": "date-time"})
+    service_id: int
+    therapist_id: int
+    room_id: int | None
+    start: str = Field(json_schema_extra={"format": "date-time"})
+    end: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class BookedOut(BaseModel):
+    id: int
+    status: str = Field(examples=["confirmed"])
+    manage_token: str = Field(
+        description="The client's credential for this booking: shown once, store it safely."
+    )
+    start: str = Field(json_schema_extra={"format": "date-time"})
+    end: str = Field(json_schema_extra={"format": "date-time"})
+    therapist_id: int
+    room_id: int | None
+
+
+class NamedService(BaseModel):
+    id: int
+    name: str
+    duration_minutes: int
+
+
+class NamedTherapist(BaseModel):
+    id: int
+    display_name: str
+
+
+class Place(BaseModel):
+    name: str
+    address: str
+    phone: str
+
+
+class CancellationOut(BaseModel):
+    free_until: str = Field(json_schema_extra={"format": "date-time"})
+    fee_if_cancelled_now: Money
+
+
+class BookingOut(BaseModel):
+    id: int
+    status: str
+    start: str = Field(json_schema_extra={"format": "date-time"})
+    end: str = Field(json_schema_extra={"format": "date-time"})
+    timezone: str
+    service: NamedService
+    therapist: NamedTherapist
+    location: Place
+    price: Money
+    fee: Money = Field(description="The fee charged when it was cancelled or missed.")
+    cancellation: CancellationOut
+    can_change: bool

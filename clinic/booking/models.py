@@ -5,14 +5,26 @@ the guards, and reliability.md section 1)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, literal_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+    literal_column,
+)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.booking.statuses import (
     AppointmentSource,
     AppointmentStatus,
+    CancelledBy,
     blocking_status_sql_list,
 )
 from clinic.clock import now_utc
@@ -30,6 +42,9 @@ class Appointment(Base):
             "blocked_from <= starts_at AND blocked_until >= ends_at", name="blocked_covers_visit"
         ),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
+        CheckConstraint(
+            "client_id IS NOT NULL OR status IN ('held', 'expired')", name="client_unless_hold"
+        ),
         ExcludeConstraint(
             ("therapist_id", "="),
             (
@@ -73,7 +88,10 @@ class Appointment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    # A hold has no client yet: the details come when it becomes a booking.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id"), index=True, nullable=True
+    )
     # The contact who booked on the client's behalf (a daughter booking for her mother).
     booked_by_client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), nullable=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
@@ -95,3 +113,53 @@ class Appointment(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    # False when the client asked for "anyone suitable" and the clinic chose.
+    therapist_chosen: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    # A hold: a held appointment blocks its time (the guards cover it) until it expires.
+    # The secret that turns it into a booking is stored as SHA-256 only.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hold_token_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, nullable=True
+    )
+    # Who holds it, for "one live hold per browser or email" (a hash, never the address).
+    hold_owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # The client's network address, for "at most three live holds per address".
+    hold_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_by: Mapped[CancelledBy | None] = mapped_column(
+        str_enum(CancelledBy, "cancelled_by"), nullable=True
+    )
+    cancellation_reason: Mapped[str] = mapped_column(String(500), default="")
+    # A clinic-initiated cancellation puts the client on the rebooking list.
+    needs_rebooking: Mapped[bool] = mapped_column(Boolean, default=False)
+    fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ManageLink(Base):
+    """A client's link to see, reschedule or cancel one appointment. The token (at least
+    128 random bits) is sent once and stored only as SHA-256; revoking keeps the row."""
+
+    __tablename__ = "manage_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """A POST's stored answer under its Idempotency-Key, kept 24 hours."""
+
+    __tablename__ = "idempotency_record"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # NULL while the first request is still being answered.
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -34,6 +34,13 @@ def blocking_status_sql_list() -> str:
     return "(" + ", ".join(f"'{s.value}'" for s in BLOCKING_STATUSES) + ")"
 
 
+class CancelledBy(StrEnum):
+    CLIENT = "client"
+    CLINIC = "clinic"
+    # The hold or the clearance deadline ran out.
+    SYSTEM = "system"
+
+
 class AppointmentSource(StrEnum):
     ONLINE = "online"
     DESK = "desk"

@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -37,7 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
-from clinic.booking.statuses import BLOCKING_STATUSES
+from clinic.booking.policies import OPTION_KEY as POLICY_OPTION
+from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentStatus
+from clinic.options import ClinicOption
 from clinic.scheduling.availability import (
     Interval,
     Need,
@@ -62,6 +65,8 @@ from clinic.staff.models import Credential, CredentialKind, Therapist, therapist
 class AvailabilityInput:
     service: Service
     location: Location
+    # The clinic's stored booking policies (a JSON object), or None for the defaults.
+    policy_values: dict[str, Any] | None
     zone: ZoneInfo
     need: Need
     therapists: tuple[TherapistCalendar, ...]
@@ -177,7 +182,14 @@ def _range_overlap(start: datetime, end: datetime, dialect: str) -> list[Any]:
 
 
 def _busy_ranges(
-    service_id: int, therapist_id: int | None, start: datetime, end: datetime, *, dialect: str
+    service_id: int,
+    therapist_id: int | None,
+    start: datetime,
+    end: datetime,
+    *,
+    dialect: str,
+    now: datetime,
+    ignoring: int | None = None,
 ) -> CompoundSelect[*tuple[Any, ...]]:
     """Blocking appointments of the offering therapists, those in the location's rooms, and
     time off. One branch per index: an OR across therapist and room would defeat both.
@@ -185,7 +197,8 @@ def _busy_ranges(
     On PostgreSQL the range-overlap operator lets the exclusion constraints' GiST indexes
     (therapist or room, blocked range) find exactly the overlapping rows; on SQLite the
     (therapist_id, blocked_until) and (room_id, blocked_until) indexes start at `start`.
-    Either way, past appointments are never read."""
+    Either way, past appointments are never read. `ignoring` leaves one appointment out
+    (the one being moved: it must not block its own new time)."""
     offering = _offering_therapists(service_id, therapist_id)
     location_rooms = select(Room.id).where(Room.location_id == _primary_location_id())
 
@@ -201,6 +214,9 @@ def _busy_ranges(
             Appointment.blocked_until > start,
             Appointment.blocked_from < end,
             Appointment.status.in_(BLOCKING_STATUSES),
+            # An expired hold never blocks anyone, swept or not.
+            or_(Appointment.status != AppointmentStatus.HELD, Appointment.hold_expires_at > now),
+            Appointment.id != (ignoring or 0),
             *_range_overlap(start, end, dialect),
         )
 
@@ -224,20 +240,23 @@ async def load_availability_input(
     service_id: int,
     first_day: date,
     last_day: date,
+    now: datetime,
     therapist_id: int | None = None,
+    ignoring_appointment: int | None = None,
 ) -> AvailabilityInput | None:
     """Everything the engine needs for `service_id` at the primary location, or None when
     the service or the location does not exist."""
+    policies = select(ClinicOption.value).where(ClinicOption.key == POLICY_OPTION).scalar_subquery()
     found = (
         await session.execute(
-            select(Service, Location)
+            select(Service, Location, policies)
             .join(Location, Location.id == _primary_location_id())
             .where(Service.id == service_id, Service.active.is_(True))
         )
     ).one_or_none()
     if found is None:
         return None
-    service, location = found
+    service, location, policy_values = found
     facts = (
         await session.execute(_standing_facts(service_id, therapist_id, first_day, last_day))
     ).all()
@@ -245,14 +264,25 @@ async def load_availability_input(
     start = datetime.combine(first_day - timedelta(days=1), time(0), tzinfo=UTC)
     end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=UTC)
     dialect = session.get_bind().dialect.name
-    busy = (
-        await session.execute(_busy_ranges(service_id, therapist_id, start, end, dialect=dialect))
-    ).all()
-    return _assemble(service, location, facts, busy)
+    busy_query = _busy_ranges(
+        service_id,
+        therapist_id,
+        start,
+        end,
+        dialect=dialect,
+        now=now,
+        ignoring=ignoring_appointment,
+    )
+    busy = (await session.execute(busy_query)).all()
+    return _assemble(service, location, policy_values, facts, busy)
 
 
 def _assemble(
-    service: Service, location: Location, facts: Sequence[Any], busy: Sequence[Any]
+    service: Service,
+    location: Location,
+    policy_values: Any,
+    facts: Sequence[Any],
+    busy: Sequence[Any],
 ) -> AvailabilityInput:
     sessions: dict[int, int] = {}
     hours: defaultdict[int, list[WorkingHours]] = defaultdict(list)
@@ -302,6 +332,7 @@ def _assemble(
     return AvailabilityInput(
         service=service,
         location=location,
+        policy_values=policy_values if isinstance(policy_values, dict) else None,
         zone=ZoneInfo(location.timezone),
         need=need_of(service),
         therapists=therapists,

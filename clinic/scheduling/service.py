@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinic.booking.policies import Policies, policies_from
 from clinic.clock import now_utc
 from clinic.db import Database
-from clinic.scheduling.availability import BookingRules, Slot, available_slots
+from clinic.scheduling.availability import Slot, available_slots
 from clinic.scheduling.loading import load_availability_input
 from clinic.scheduling.models import Location, Service, service_therapist
 from clinic.staff.credentials import CredentialFacts, Qualification, qualification_on
@@ -38,9 +39,11 @@ async def public_services(session: AsyncSession) -> list[Service]:
 @dataclass(frozen=True)
 class FreeTimes:
     zone: ZoneInfo
+    location_id: int
     service: Service
     # The therapists whose calendars were considered (offering the service, active).
     therapist_ids: frozenset[int]
+    policies: Policies
     slots: list[Slot]
 
 
@@ -51,20 +54,25 @@ async def free_times(
     first_day: date,
     last_day: date,
     therapist_id: int | None = None,
-    rules: BookingRules | None = None,
+    ignoring_appointment: int | None = None,
 ) -> FreeTimes | None:
-    """Free times for a service on local dates first_day..last_day, or None when the
-    service does not exist."""
+    """Free times for a service on local dates first_day..last_day under the clinic's
+    policies, or None when the service does not exist. `ignoring_appointment` is the one
+    being moved: its own time does not count as busy."""
+    now = now_utc()
     async with db.reading() as session:
         loaded = await load_availability_input(
             session,
+            now=now,
             service_id=service_id,
             first_day=first_day,
             last_day=last_day,
             therapist_id=therapist_id,
+            ignoring_appointment=ignoring_appointment,
         )
     if loaded is None:
         return None
+    policies = policies_from(loaded.policy_values)
     slots = available_slots(
         zone=loaded.zone,
         need=loaded.need,
@@ -73,13 +81,15 @@ async def free_times(
         closures=loaded.closures,
         first_day=first_day,
         last_day=last_day,
-        now=now_utc(),
-        rules=rules or BookingRules(),
+        now=now,
+        rules=policies.booking_rules(),
     )
     return FreeTimes(
         zone=loaded.zone,
+        location_id=loaded.location.id,
         service=loaded.service,
         therapist_ids=frozenset(t.therapist_id for t in loaded.therapists),
+        policies=policies,
         slots=slots,
     )
 

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from clinic.errors import ClinicError, InvalidInput
+from clinic.errors import ClinicError
 from clinic.web.context import templates_of
 from clinic.web.security import apply_security_headers
 
@@ -27,6 +27,16 @@ class ProblemResponse(JSONResponse):
 
 def wants_problem_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
+
+
+def problem_body(exc: ClinicError) -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": exc.title,
+        "status": exc.status_code,
+        "detail": exc.message,
+        **exc.problem_extra(),
+    }
 
 
 def problem(
@@ -81,8 +91,7 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 async def clinic_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClinicError)
     if wants_problem_json(request):
-        extra = {"errors": exc.field_errors} if isinstance(exc, InvalidInput) else None
-        return problem(exc.status_code, exc.message, title=exc.title, extra=extra)
+        return problem(exc.status_code, exc.message, title=exc.title, extra=exc.problem_extra())
     return error_page(request, exc.status_code, exc.message, title=exc.title)
 
 

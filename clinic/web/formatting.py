@@ -45,3 +45,9 @@ def zone_label(zone: ZoneInfo, on: datetime) -> str:
     """The zone as a person reads it: "New York time (EST)"."""
     city = str(zone.key).rsplit("/", 1)[-1].replace("_", " ")
     return f"{city} time ({on.astimezone(zone).tzname()})"
+
+
+def short_date(instant: datetime, zone: ZoneInfo) -> str:
+    """Tue 14 May, for subject lines."""
+    day = instant.astimezone(zone).date()
+    return f"{day:%a} {day.day} {day:%b}"

@@ -196,3 +196,14 @@ async def test_reviving_a_cancelled_appointment_over_a_booking_is_refused(db: Da
                     .values(status=AppointmentStatus.CONFIRMED)
                 )
         assert is_overlap_violation(refused.value)
+
+
+async def test_the_same_start_for_one_therapist_is_an_overlap_on_both_databases(
+    db: Database,
+) -> None:
+    # On PostgreSQL the partial unique index on (therapist, start) fires before the
+    # exclusion constraint; both must read as "that time was just taken".
+    async with db.transaction() as session:
+        scene = await _scene(session)
+        await _insert(session, scene)
+        assert await _refused(session, scene, room=scene.other_room)

@@ -158,6 +158,30 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/admin/users/{user_id:int}"): staff_only(
         "/admin/users/{other_user_id}", Role.ADMIN, 422, active="yes"
     ),
+    # Client booking pages: open to everyone, signed in or not. Each step without the
+    # choices before it (no service, no held time) starts again at /book.
+    ("GET", "/book"): everyone("/book"),
+    # No service chosen: the form again with its error.
+    ("POST", "/book"): everyone("/book", 422),
+    ("GET", "/book/therapist"): everyone("/book/therapist", 303),
+    ("POST", "/book/therapist"): everyone("/book/therapist", 303),
+    ("GET", "/book/time"): everyone("/book/time", 303),
+    ("POST", "/book/time"): everyone("/book/time", 303),
+    ("GET", "/book/details"): everyone("/book/details", 303),
+    ("POST", "/book/details"): everyone("/book/details", 303),
+    ("GET", "/book/check"): everyone("/book/check", 303),
+    ("POST", "/book/check"): everyone("/book/check", 303),
+    # The token is the credential: one that matches no booking is the 404 page for anyone.
+    ("GET", "/book/done/{token}"): everyone("/book/done/not-a-real-token", 404),
+    ("GET", "/manage/{token}"): everyone("/manage/not-a-real-token", 404),
+    ("GET", "/manage/{token}/time"): everyone("/manage/not-a-real-token/time", 404),
+    ("POST", "/manage/{token}/time"): everyone("/manage/not-a-real-token/time", 404),
+    ("GET", "/manage/{token}/time/confirm"): everyone("/manage/not-a-real-token/time/confirm", 404),
+    ("POST", "/manage/{token}/time/confirm"): everyone(
+        "/manage/not-a-real-token/time/confirm", 404
+    ),
+    ("GET", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
+    ("POST", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
     ("GET", "/static/{path}"): everyone("/static/clinic.css"),
     # The JSON API is cookieless: a browser carrying a staff session is refused with 400.
     ("GET", "/api/openapi.json"): Case("/api/openapi.json", 200, 400, 400, 400, 400),
@@ -165,6 +189,16 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/therapists"): Case("/api/v1/therapists", 200, 400, 400, 400, 400),
     # No parameters: a problem naming them.
     ("GET", "/api/v1/availability"): Case("/api/v1/availability", 422, 400, 400, 400, 400),
+    # The booking API: a form post is not JSON (415); an unknown manage token is 404.
+    ("POST", "/api/v1/holds"): Case("/api/v1/holds", 415, 400, 400, 400, 400),
+    ("POST", "/api/v1/bookings"): Case("/api/v1/bookings", 415, 400, 400, 400, 400),
+    ("GET", "/api/v1/bookings/{token}"): Case("/api/v1/bookings/unknown", 404, 400, 400, 400, 400),
+    ("POST", "/api/v1/bookings/{token}/reschedule"): Case(
+        "/api/v1/bookings/unknown/reschedule", 415, 400, 400, 400, 400
+    ),
+    ("POST", "/api/v1/bookings/{token}/cancel"): Case(
+        "/api/v1/bookings/unknown/cancel", 415, 400, 400, 400, 400
+    ),
 }
 
 

@@ -1,0 +1,523 @@
+"""Bookings: a hold (or a time, in one step) becomes an appointment with a client; the
+client's manage link shows it, moves it atomically and cancels it under the policies."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinic import audit
+from clinic.auth.service import normalise_email
+from clinic.booking.holds import token_hash
+from clinic.booking.models import Appointment, ManageLink
+from clinic.booking.policies import CancellationTerms, Policies, cancellation_terms, policies_from
+from clinic.booking.statuses import AppointmentSource, AppointmentStatus, CancelledBy
+from clinic.booking.taking import (
+    Offer,
+    SlotRequest,
+    SlotTaken,
+    blocked_range,
+    insert_first_free,
+    offer_for,
+    release_expired_holds,
+    slot_taken,
+    with_retries,
+)
+from clinic.booking.transitions import check_transition
+from clinic.clients.models import Client, Consent, ConsentKind
+from clinic.clock import now_utc
+from clinic.db import Database, is_overlap_violation
+from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
+from clinic.options import get_option
+from clinic.outbox.service import enqueue
+from clinic.scheduling.availability import Slot
+from clinic.scheduling.models import Location, Room, Service
+from clinic.staff.models import Therapist
+
+CANCELLATION_TERMS_VERSION = "booking-policies-1"
+
+
+@dataclass(frozen=True)
+class ClientDetails:
+    name: str
+    email: str
+    phone: str
+
+    def problems(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not self.name.strip():
+            errors["name"] = "Enter your full name"
+        elif len(self.name) > 200:
+            errors["name"] = "Your name must be 200 characters or fewer"
+        email = self.email.strip()
+        local, at, domain = email.partition("@")
+        if not email:
+            errors["email"] = "Enter your email address"
+        elif not at or not local or "." not in domain or " " in email or len(email) > 254:
+            errors["email"] = "Enter an email address in the correct format, like name@example.com"
+        digits = [c for c in self.phone if c.isdigit()]
+        if not self.phone.strip():
+            errors["phone"] = "Enter your mobile number"
+        elif (
+            len(digits) < 7
+            or len(self.phone) > 40
+            or any(not (c.isdigit() or c in " +-().") for c in self.phone)
+        ):
+            errors["phone"] = "Enter a phone number, like (215) 555-0123"
+        return errors
+
+
+class HoldGone(ClinicError):
+    status_code = 409
+    title = "That hold has ended"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "We could not find that held time: it may have been booked already or released. "
+            "Choose a time again."
+        )
+
+
+@dataclass(frozen=True)
+class Booked:
+    appointment_id: int
+    status: AppointmentStatus
+    manage_token: str
+    start: datetime
+    end: datetime
+    therapist_id: int
+    room_id: int | None
+    timezone: str
+
+
+def _check_client(client: ClientDetails) -> None:
+    if errors := client.problems():
+        raise InvalidInput("Check your details.", field_errors=errors)
+
+
+async def _client_id(session: AsyncSession, details: ClientDetails) -> int:
+    """The client with this email, or a new one. A booking never shows or changes what is
+    already on an existing client's record."""
+    email = normalise_email(details.email)
+    existing = await session.scalar(select(Client.id).where(Client.email == email))
+    if existing is not None:
+        return existing
+    client = Client(name=details.name.strip(), email=email, phone=details.phone.strip())
+    session.add(client)
+    await session.flush()
+    return client.id
+
+
+async def _after_booking(
+    session: AsyncSession, appointment: Appointment, client_id: int, now: datetime
+) -> str:
+    """What every new booking gets: the terms consent, a manage link, an audit entry and
+    the confirmation in the outbox. Returns the manage token (shown once)."""
+    session.add(
+        Consent(
+            client_id=client_id,
+            kind=ConsentKind.CANCELLATION_TERMS,
+            terms_version=CANCELLATION_TERMS_VERSION,
+            given_at=now,
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
+    audit.record(
+        session, "appointment.booked", actor_label="client",
+        subject_type="appointment", subject_id=appointment.id,
+        details={"source": appointment.source.value, "status": appointment.status.value,
+                 "therapist_chosen": appointment.therapist_chosen},
+    )  # fmt: skip
+    enqueue(session, "email.booking_confirmed", {"appointment_id": appointment.id})
+    return token
+
+
+async def book_from_hold(db: Database, *, hold_token: str, client: ClientDetails) -> Booked:
+    """Turn a hold into a booking. A hold past its expiry still works while nobody else
+    has taken its time; once released, it is taken back only if the time is still free."""
+    _check_client(client)
+
+    async def attempt() -> Booked:
+        now = now_utc()
+        async with db.transaction() as session:
+            appointment = await session.scalar(
+                select(Appointment)
+                .where(Appointment.hold_token_hash == token_hash(hold_token))
+                .with_for_update()
+            )
+            if appointment is None or appointment.status not in (
+                AppointmentStatus.HELD,
+                AppointmentStatus.EXPIRED,
+            ):
+                raise HoldGone()
+            client_id = await _client_id(session, client)
+            check_transition(appointment.status, AppointmentStatus.CONFIRMED)
+            try:
+                async with session.begin_nested():
+                    appointment.client_id = client_id
+                    appointment.status = AppointmentStatus.CONFIRMED
+                    appointment.hold_token_hash = None
+                    appointment.hold_expires_at = None
+                    appointment.hold_owner = None
+                    await session.flush()
+            except IntegrityError as refused:
+                if is_overlap_violation(refused):
+                    raise HoldGone() from refused
+                raise
+            token = await _after_booking(session, appointment, client_id, now)
+            timezone = await session.scalar(
+                select(Location.timezone).where(Location.id == appointment.location_id)
+            )
+        return _booked(appointment, token, timezone or "UTC")
+
+    return await with_retries(attempt)
+
+
+async def book_slot(
+    db: Database,
+    request: SlotRequest,
+    *,
+    client: ClientDetails,
+    source: AppointmentSource,
+    currency: str,
+    created_by_user_id: int | None = None,
+) -> Booked:
+    """Book a time in one step (the API, the desk): the same path as a hold, confirmed at
+    once, with "anyone suitable" trying each candidate in order."""
+    _check_client(client)
+    offer = await offer_for(db, request)
+    if not offer.candidates:
+        raise slot_taken(offer, request, raced=False)
+
+    async def attempt() -> Booked:
+        now = now_utc()
+        async with db.transaction() as session:
+            client_id = await _client_id(session, client)
+            await release_expired_holds(session, offer.candidates, offer.service, now)
+            booked = await insert_first_free(
+                session, offer, lambda slot: _appointment(
+                    offer, slot, client_id=client_id, status=AppointmentStatus.CONFIRMED,
+                    source=source, currency=currency, chosen=request.therapist_id is not None,
+                    created_by_user_id=created_by_user_id,
+                ),
+            )  # fmt: skip
+            if booked is None:
+                raise slot_taken(offer, request)
+            token = await _after_booking(session, booked, client_id, now)
+        return _booked(booked, token, offer.zone.key)
+
+    return await with_retries(attempt)
+
+
+def _appointment(
+    offer: Offer,
+    slot: Slot,
+    *,
+    client_id: int | None,
+    status: AppointmentStatus,
+    source: AppointmentSource,
+    currency: str,
+    chosen: bool,
+    created_by_user_id: int | None,
+) -> Appointment:
+    blocked_from, blocked_until = blocked_range(slot, offer.service)
+    return Appointment(
+        location_id=offer.location_id,
+        therapist_id=slot.therapist_id,
+        client_id=client_id,
+        service_id=offer.service.id,
+        room_id=slot.room_id,
+        starts_at=slot.start,
+        ends_at=slot.end,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+        status=status,
+        price_minor=offer.service.price_minor,
+        currency=currency,
+        source=source,
+        therapist_chosen=chosen,
+        created_by_user_id=created_by_user_id,
+    )
+
+
+def _booked(appointment: Appointment, token: str, timezone: str) -> Booked:
+    return Booked(
+        appointment_id=appointment.id,
+        status=appointment.status,
+        manage_token=token,
+        start=appointment.starts_at,
+        end=appointment.ends_at,
+        therapist_id=appointment.therapist_id,
+        room_id=appointment.room_id,
+        timezone=timezone,
+    )
+
+
+@dataclass(frozen=True)
+class BookingView:
+    """What a client's manage link shows: no clinical details, nothing of other clients."""
+
+    appointment_id: int
+    status: AppointmentStatus
+    start: datetime
+    end: datetime
+    service_id: int
+    service_name: str
+    duration_minutes: int
+    therapist_id: int
+    therapist_name: str
+    therapist_chosen: bool
+    room_name: str | None
+    location_name: str
+    location_address: str
+    location_phone: str
+    timezone: str
+    price_minor: int
+    currency: str
+    fee_minor: int
+    client_name: str
+    terms_now: CancellationTerms
+    policies: Policies
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_CLEARANCE)
+
+    @property
+    def can_change(self) -> bool:
+        """Clients may move or cancel online until the appointment starts; a late move or
+        cancellation states its fee first."""
+        return self.is_active and now_utc() < self.start
+
+
+async def _appointment_for_token(session: AsyncSession, token: str) -> Appointment:
+    appointment = await session.scalar(
+        select(Appointment)
+        .join(ManageLink, ManageLink.appointment_id == Appointment.id)
+        .where(ManageLink.token_hash == token_hash(token), ManageLink.revoked_at.is_(None))
+    )
+    if appointment is None:
+        raise NotFound(
+            "We could not find that booking. The link may be incomplete or no longer valid: "
+            "call the clinic and we will help."
+        )
+    return appointment
+
+
+async def booking_for_token(db: Database, token: str) -> BookingView:
+    async with db.reading() as session:
+        appointment = await _appointment_for_token(session, token)
+        return await _view(session, appointment)
+
+
+async def _view(session: AsyncSession, appointment: Appointment) -> BookingView:
+    row = (
+        await session.execute(
+            select(Service, Therapist, Location, Client.name, Room.name)
+            .select_from(Appointment)
+            .join(Service, Service.id == Appointment.service_id)
+            .join(Therapist, Therapist.id == Appointment.therapist_id)
+            .join(Location, Location.id == Appointment.location_id)
+            .join(Client, Client.id == Appointment.client_id)
+            .outerjoin(Room, Room.id == Appointment.room_id)
+            .where(Appointment.id == appointment.id)
+        )
+    ).one()
+    service, therapist, location, client_name, room_name = row
+    policies = policies_from(await get_option(session, "booking.policies"))
+    return BookingView(
+        appointment_id=appointment.id,
+        status=appointment.status,
+        start=appointment.starts_at,
+        end=appointment.ends_at,
+        service_id=service.id,
+        service_name=service.name,
+        duration_minutes=service.duration_minutes,
+        therapist_id=therapist.id,
+        therapist_name=therapist.display_name,
+        therapist_chosen=appointment.therapist_chosen,
+        room_name=room_name,
+        location_name=location.name,
+        location_address=location.address,
+        location_phone=location.phone,
+        timezone=location.timezone,
+        price_minor=appointment.price_minor,
+        currency=appointment.currency,
+        fee_minor=appointment.fee_minor,
+        client_name=client_name,
+        terms_now=cancellation_terms(
+            policies,
+            price_minor=appointment.price_minor,
+            starts_at=appointment.starts_at,
+            now=now_utc(),
+            cancelled_by=CancelledBy.CLIENT,
+        ),
+        policies=policies,
+    )
+
+
+async def cancel_by_token(
+    db: Database, token: str, *, reason: str = "", medically_excused: bool = False
+) -> BookingView:
+    async with db.reading() as session:
+        appointment = await _appointment_for_token(session, token)
+    if appointment.starts_at <= now_utc():
+        raise Conflict("This appointment has already started, so it cannot be cancelled online.")
+    return await cancel_appointment(
+        db,
+        appointment.id,
+        cancelled_by=CancelledBy.CLIENT,
+        reason=reason,
+        medically_excused=medically_excused,
+    )
+
+
+async def cancel_appointment(
+    db: Database,
+    appointment_id: int,
+    *,
+    cancelled_by: CancelledBy,
+    reason: str = "",
+    medically_excused: bool = False,
+    actor_user_id: int | None = None,
+) -> BookingView:
+    """Cancel under the policies: free before the window, the late fee after it, nothing
+    for the client when the clinic cancels (and they go on the rebooking list) or when the
+    reason is medical."""
+    now = now_utc()
+    async with db.transaction() as session:
+        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+        if appointment is None:
+            raise NotFound("There is no such appointment.")
+        check_transition(appointment.status, AppointmentStatus.CANCELLED)
+        policies = policies_from(await get_option(session, "booking.policies"))
+        terms = cancellation_terms(
+            policies,
+            price_minor=appointment.price_minor,
+            starts_at=appointment.starts_at,
+            now=now,
+            cancelled_by=cancelled_by,
+            medically_excused=medically_excused,
+        )
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancelled_at = now
+        appointment.cancelled_by = cancelled_by
+        appointment.cancellation_reason = reason.strip()[:500]
+        appointment.fee_minor = terms.fee_minor
+        appointment.needs_rebooking = terms.needs_rebooking
+        audit.record(
+            session, "appointment.cancelled",
+            actor_user_id=actor_user_id,
+            actor_label="" if actor_user_id else cancelled_by.value,
+            subject_type="appointment", subject_id=appointment.id,
+            details={"by": cancelled_by.value, "late": terms.late, "fee_minor": terms.fee_minor,
+                     "medically_excused": medically_excused},
+        )  # fmt: skip
+        enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
+        await session.flush()
+        return await _view(session, appointment)
+
+
+async def reschedule_by_token(
+    db: Database, token: str, *, start: datetime, therapist_id: int | None = None
+) -> BookingView:
+    async with db.reading() as session:
+        appointment = await _appointment_for_token(session, token)
+    if appointment.starts_at <= now_utc():
+        raise Conflict("This appointment has already started, so it cannot be moved online.")
+    return await reschedule_appointment(
+        db, appointment.id, start=start, therapist_id=therapist_id, actor_label="client"
+    )
+
+
+async def reschedule_appointment(
+    db: Database,
+    appointment_id: int,
+    *,
+    start: datetime,
+    therapist_id: int | None = None,
+    actor_user_id: int | None = None,
+    actor_label: str = "",
+) -> BookingView:
+    """Move an appointment in one UPDATE: the guard checks the new time against everyone
+    else, so the old time is freed only as the new one is taken. A lost race leaves the
+    original untouched."""
+    async with db.reading() as session:
+        current = await session.get(Appointment, appointment_id)
+    if current is None:
+        raise NotFound("There is no such appointment.")
+    if current.status not in (AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_CLEARANCE):
+        raise Conflict("Only a booked appointment can be moved.")
+    # Keep the therapist unless the client chose "anyone suitable" or names another.
+    wanted = therapist_id if therapist_id is not None else (
+        current.therapist_id if current.therapist_chosen else None
+    )  # fmt: skip
+    request = SlotRequest(service_id=current.service_id, start=start, therapist_id=wanted)
+    offer = await offer_for(db, request, ignoring_appointment=appointment_id)
+    if not offer.candidates:
+        raise slot_taken(offer, request, raced=False)
+
+    async def attempt() -> BookingView:
+        now = now_utc()
+        async with db.transaction() as session:
+            await release_expired_holds(session, offer.candidates, offer.service, now)
+            for slot in offer.candidates:
+                blocked_from, blocked_until = blocked_range(slot, offer.service)
+                try:
+                    async with session.begin_nested():
+                        moved = await session.execute(
+                            update(Appointment)
+                            .where(
+                                Appointment.id == appointment_id,
+                                Appointment.status == current.status,
+                                Appointment.starts_at == current.starts_at,
+                            )
+                            .values(
+                                therapist_id=slot.therapist_id, room_id=slot.room_id,
+                                starts_at=slot.start, ends_at=slot.end,
+                                blocked_from=blocked_from, blocked_until=blocked_until,
+                                updated_at=now,
+                            )
+                        )  # fmt: skip
+                except IntegrityError as refused:
+                    if not is_overlap_violation(refused):
+                        raise
+                    continue
+                if moved.rowcount != 1:  # type: ignore[attr-defined]
+                    raise Conflict("This appointment was changed just now. Reload and try again.")
+                audit.record(
+                    session, "appointment.rescheduled",
+                    actor_user_id=actor_user_id, actor_label=actor_label,
+                    subject_type="appointment", subject_id=appointment_id,
+                    details={"from": current.starts_at.isoformat(), "to": slot.start.isoformat(),
+                             "therapist_changed": slot.therapist_id != current.therapist_id},
+                )  # fmt: skip
+                enqueue(session, "email.booking_rescheduled", {"appointment_id": appointment_id})
+                appointment = await session.get(Appointment, appointment_id, populate_existing=True)
+                assert appointment is not None
+                return await _view(session, appointment)
+        raise slot_taken(offer, request)
+
+    return await with_retries(attempt)
+
+
+__all__ = [
+    "Booked",
+    "BookingView",
+    "ClientDetails",
+    "HoldGone",
+    "SlotTaken",
+    "book_from_hold",
+    "book_slot",
+    "booking_for_token",
+    "cancel_appointment",
+    "cancel_by_token",
+    "reschedule_appointment",
+    "reschedule_by_token",
+]

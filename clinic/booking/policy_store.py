@@ -1,0 +1,37 @@
+"""Reading and changing the stored booking policies (one JSON object in clinic options)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinic import audit
+from clinic.booking.policies import OPTION_KEY, Policies, policies_from
+from clinic.db import Database
+from clinic.options import get_option, set_option
+
+
+async def load_policies(db: Database) -> Policies:
+    async with db.reading() as session:
+        return policies_from(await get_option(session, OPTION_KEY))
+
+
+async def set_policy(
+    db: Database, name: str, value: Any, *, actor_user_id: int | None = None, actor_label: str = ""
+) -> Policies:
+    """Change one policy; the whole set is validated before it is stored, and audited."""
+    async with db.transaction() as session:
+        stored = dict(await get_option(session, OPTION_KEY) or {})
+        before = stored.get(name)
+        stored[name] = value
+        policies = policies_from(stored)
+        await set_option(session, OPTION_KEY, stored)
+        audit.record(
+            session,
+            "policy.changed",
+            actor_user_id=actor_user_id,
+            actor_label=actor_label,
+            subject_type="policy",
+            subject_id=name,
+            details={"before": before, "after": value},
+        )
+    return policies

@@ -1,0 +1,247 @@
+"""Taking a time: the one write path shared by holds, bookings and the desk.
+
+The server re-derives availability for the exact instant the client was shown, then tries
+the candidates in order, each inside a savepoint; the database guard is the arbiter, so a
+lost race is a clean "that time was just taken" with fresh alternatives, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinic import audit
+from clinic.booking.models import Appointment
+from clinic.booking.policies import Policies
+from clinic.booking.service import day_bounds
+from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentStatus
+from clinic.db import Database, is_overlap_violation
+from clinic.errors import ClinicError, Conflict, InvalidInput
+from clinic.scheduling.availability import Slot
+from clinic.scheduling.models import Service
+from clinic.scheduling.service import free_times
+
+log = logging.getLogger("clinic.booking")
+T = TypeVar("T")
+
+# SQLSTATEs after which the whole transaction may simply be tried again: on PostgreSQL
+# two bookings can deadlock while each waits on the other's row in a different exclusion
+# constraint (one on the therapist, one on the room).
+RETRYABLE = {"40001", "40P01"}
+ATTEMPTS = 6
+
+
+class SlotTaken(Conflict):
+    """The time was free when offered and taken before this request got it."""
+
+    title = "That time was just taken"
+
+    def __init__(self, alternatives: list[Slot], zone: ZoneInfo, message: str | None = None):
+        super().__init__(message or "That time has just been booked. Choose another.")
+        self.alternatives = alternatives
+        self.zone = zone
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {
+            "alternatives": [
+                {
+                    "start": s.start.astimezone(self.zone).isoformat(),
+                    "end": s.end.astimezone(self.zone).isoformat(),
+                    "therapist_id": s.therapist_id,
+                    "room_id": s.room_id,
+                }
+                for s in self.alternatives
+            ]
+        }
+
+
+class DatabaseBusy(ClinicError):
+    status_code = 503
+    title = "Busy"
+
+    def __init__(self) -> None:
+        super().__init__("We are very busy right now. Wait a few seconds and try again.")
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    service_id: int
+    start: datetime
+    # None: "anyone suitable", the clinic chooses.
+    therapist_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Offer:
+    service: Service
+    location_id: int
+    zone: ZoneInfo
+    policies: Policies
+    # The slots at exactly the requested start, in the order to try them.
+    candidates: list[Slot]
+    # Every free slot of the same local day, for a 409's alternatives.
+    same_day: list[Slot]
+
+
+async def offer_for(
+    db: Database, request: SlotRequest, *, ignoring_appointment: int | None = None
+) -> Offer:
+    """What the clinic would offer at `request.start` right now, or an error saying why not."""
+    if request.start.tzinfo is None:
+        raise InvalidInput(
+            "Give the time with its offset.",
+            field_errors={
+                "start": "Give the start with its offset, like 2026-12-01T09:00:00-05:00."
+            },
+        )
+    utc_day = request.start.date()
+    found = await free_times(
+        db,
+        service_id=request.service_id,
+        first_day=utc_day - timedelta(days=1),
+        last_day=utc_day + timedelta(days=1),
+        therapist_id=request.therapist_id,
+        ignoring_appointment=ignoring_appointment,
+    )
+    if found is None or not found.service.active:
+        raise InvalidInput(
+            "That service cannot be booked.",
+            field_errors={"service_id": "There is no service with that id that can be booked."},
+        )
+    if request.therapist_id is not None and request.therapist_id not in found.therapist_ids:
+        raise InvalidInput(
+            "That therapist does not offer this service.",
+            field_errors={"therapist_id": "No active therapist with that id offers this service."},
+        )
+    local_day = request.start.astimezone(found.zone).date()
+    same_day = [s for s in found.slots if s.start.astimezone(found.zone).date() == local_day]
+    candidates = [s for s in same_day if s.start == request.start]
+    if len(candidates) > 1:
+        candidates = await _fewest_bookings_first(db, candidates, local_day, found.zone)
+    return Offer(found.service, found.location_id, found.zone, found.policies, candidates, same_day)
+
+
+async def _fewest_bookings_first(
+    db: Database, candidates: list[Slot], day: object, zone: ZoneInfo
+) -> list[Slot]:
+    """ "Anyone suitable": the therapist with the fewest bookings that day, then the lowest id,
+    so work spreads evenly and the choice is stable."""
+    start, end = day_bounds(day, zone)  # type: ignore[arg-type]
+    async with db.reading() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(Appointment.therapist_id, func.count())
+                    .where(
+                        Appointment.therapist_id.in_([c.therapist_id for c in candidates]),
+                        Appointment.status.in_(BLOCKING_STATUSES),
+                        Appointment.starts_at >= start,
+                        Appointment.starts_at < end,
+                    )
+                    .group_by(Appointment.therapist_id)
+                )
+            ).all()
+        )
+    return sorted(candidates, key=lambda s: (counts.get(s.therapist_id, 0), s.therapist_id))
+
+
+def blocked_range(slot: Slot, service: Service) -> tuple[datetime, datetime]:
+    return (
+        slot.start - timedelta(minutes=service.buffer_before_minutes),
+        slot.end + timedelta(minutes=service.buffer_after_minutes),
+    )
+
+
+async def release_expired_holds(
+    session: AsyncSession, slots: list[Slot], service: Service, now: datetime
+) -> None:
+    """Expired holds never block anyone: those overlapping the time wanted are released
+    here, inside the taking transaction, before the guard looks (the sweeper does the rest)."""
+    for slot in slots:
+        blocked_from, blocked_until = blocked_range(slot, service)
+        owner = Appointment.therapist_id == slot.therapist_id
+        if slot.room_id is not None:
+            owner = owner | (Appointment.room_id == slot.room_id)
+        expired = list(
+            await session.scalars(
+                update(Appointment)
+                .where(
+                    Appointment.status == AppointmentStatus.HELD,
+                    Appointment.hold_expires_at <= now,
+                    Appointment.blocked_from < blocked_until,
+                    Appointment.blocked_until > blocked_from,
+                    owner,
+                )
+                .values(status=AppointmentStatus.EXPIRED, updated_at=now)
+                .returning(Appointment.id)
+            )
+        )
+        for appointment_id in expired:
+            audit.record(
+                session, "appointment.expired", actor_label="system",
+                subject_type="appointment", subject_id=appointment_id,
+                details={"reason": "released for a new booking"},
+            )  # fmt: skip
+
+
+async def insert_first_free(
+    session: AsyncSession, offer: Offer, make: Callable[[Slot], Appointment]
+) -> Appointment | None:
+    """Insert the first candidate the database accepts, each try in its own savepoint."""
+    for slot in offer.candidates:
+        appointment = make(slot)
+        try:
+            async with session.begin_nested():
+                session.add(appointment)
+                await session.flush()
+        except IntegrityError as refused:
+            if not is_overlap_violation(refused):
+                raise
+            continue
+        return appointment
+    return None
+
+
+def slot_taken(offer: Offer, request: SlotRequest, *, raced: bool = True) -> SlotTaken:
+    """The 409 for a time that cannot be had, with other free times that day. `raced`:
+    it was offered and someone got it first; otherwise it is simply not available."""
+    alternatives = [s for s in offer.same_day if s.start != request.start][:12]
+    message = None if raced else "That time is not available. Choose another."
+    return SlotTaken(alternatives, offer.zone, message)
+
+
+async def with_retries(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a write transaction again after a deadlock or serialisation failure, after a
+    short random pause so that the two sides do not meet again; a database that stays
+    locked becomes a 503 rather than a 500."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await work()
+        except DBAPIError as error:
+            if "database is locked" in str(error.orig):
+                raise DatabaseBusy() from error
+            if _sqlstate(error) not in RETRYABLE:
+                raise
+            if attempt == ATTEMPTS:
+                raise DatabaseBusy() from error
+        log.info("retrying a booking transaction", extra={"fields": {"attempt": attempt}})
+        await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return state if isinstance(state, str) else None
