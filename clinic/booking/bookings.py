@@ -362,6 +362,30 @@ async def _view(session: AsyncSession, appointment: Appointment) -> BookingView:
     )
 
 
+async def revoke_manage_links(
+    db: Database, appointment_id: int, *, actor_user_id: int | None = None
+) -> int:
+    """Stop every manage link of an appointment from working (a forwarded email, a
+    client's request); a new one goes out with the next email."""
+    now = now_utc()
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(ManageLink)
+            .where(ManageLink.appointment_id == appointment_id, ManageLink.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        revoked = int(result.rowcount)  # type: ignore[attr-defined]
+        audit.record(
+            session,
+            "appointment.links_revoked",
+            actor_user_id=actor_user_id,
+            subject_type="appointment",
+            subject_id=appointment_id,
+            details={"links": revoked},
+        )
+    return revoked
+
+
 async def cancel_by_token(
     db: Database, token: str, *, reason: str = "", medically_excused: bool = False
 ) -> BookingView:
@@ -520,4 +544,5 @@ __all__ = [
     "cancel_by_token",
     "reschedule_appointment",
     "reschedule_by_token",
+    "revoke_manage_links",
 ]

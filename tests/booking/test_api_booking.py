@@ -381,3 +381,70 @@ async def test_an_unknown_manage_token_is_404(seeded: Database, http: httpx2.Asy
     response = await http.post("/api/v1/bookings/not-a-token/cancel", json={})
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_revoked_manage_link_stops_working(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    from clinic.booking.bookings import revoke_manage_links
+
+    service = await service_id(seeded)
+    slot = (await free_slots(http, service))[0]
+    booked = (
+        await http.post(
+            "/api/v1/bookings",
+            json={"service_id": service, "start": slot["start"], "client": CLIENT},
+        )
+    ).json()
+    assert (await http.get(f"/api/v1/bookings/{booked['manage_token']}")).status_code == 200
+    assert await revoke_manage_links(seeded, booked["id"]) == 1
+    assert (await http.get(f"/api/v1/bookings/{booked['manage_token']}")).status_code == 404
+
+
+async def test_a_key_still_in_flight_is_409(seeded: Database, http: httpx2.AsyncClient) -> None:
+    from clinic.api.idempotency import request_hash
+    from clinic.booking.models import IdempotencyRecord
+
+    body = {"service_id": 1, "start": "2026-12-01T09:00:00-05:00"}
+    async with seeded.transaction() as session:
+        session.add(
+            IdempotencyRecord(
+                scope="POST /api/v1/holds",
+                key="running-key",
+                request_hash=request_hash(body),
+                created_at=NOW,
+                expires_at=NOW + timedelta(hours=24),
+            )
+        )
+    response = await http.post(
+        "/api/v1/holds", json=body, headers={"Idempotency-Key": "running-key"}
+    )
+    assert response.status_code == 409
+    assert "still being answered" in response.json()["detail"]
+
+
+async def test_a_clinic_cancellation_costs_nothing_and_asks_for_rebooking(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    from clinic.booking.bookings import cancel_appointment
+    from clinic.booking.statuses import CancelledBy
+
+    service = await service_id(seeded)
+    slot = (await free_slots(http, service))[0]
+    booked = (
+        await http.post(
+            "/api/v1/bookings",
+            json={"service_id": service, "start": slot["start"], "client": CLIENT},
+        )
+    ).json()
+    with clock.frozen_at(datetime.fromisoformat(slot["start"]) - timedelta(hours=2)):
+        view = await cancel_appointment(
+            seeded, booked["id"], cancelled_by=CancelledBy.CLINIC, reason="Therapist unwell"
+        )
+    assert view.status is AppointmentStatus.CANCELLED
+    assert view.fee_minor == 0
+    async with seeded.reading() as session:
+        appointment = await session.get(Appointment, booked["id"])
+    assert appointment is not None
+    assert appointment.needs_rebooking
+    assert appointment.cancelled_by is CancelledBy.CLINIC
