@@ -115,8 +115,15 @@ _KV_COLON = re.compile(
     re.IGNORECASE,
 )
 _TEXT_NAME_PARTS = (
-    "password", "passwd", "secret", "token", "csrf", "apikey", "api_key", "signature",
-)  # fmt: skip
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "csrf",
+    "apikey",
+    "api_key",
+    "signature",
+)
 # With ":" only names that are unambiguous in prose ("Error code: 500" stays readable).
 _COLON_NAME_PARTS = ("password", "passwd", "secret", "token", "csrf", "apikey", "api_key")
 # Header lines: everything after the name goes, to the end of the line.

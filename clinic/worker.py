@@ -369,32 +369,51 @@ class Worker:
             logger.log(
                 logging.INFO if result.handled else logging.DEBUG,
                 "Outbox message %d (%s) done on attempt %d: %s handled",
-                message.id, message.kind, message.attempts, result.handled, extra=extra,
-            )  # fmt: skip
+                message.id,
+                message.kind,
+                message.attempts,
+                result.handled,
+                extra=extra,
+            )
         elif outcome is Outcome.DONE:
             logger.info(
                 "Outbox message %d (%s) done on attempt %d",
-                message.id, message.kind, message.attempts, extra=extra,
-            )  # fmt: skip
+                message.id,
+                message.kind,
+                message.attempts,
+                extra=extra,
+            )
         elif outcome is Outcome.RETRY:
             logger.warning(
                 "Outbox message %d (%s) failed on attempt %d with %s; next try at %s",
-                message.id, message.kind, message.attempts, error_name,
+                message.id,
+                message.kind,
+                message.attempts,
+                error_name,
                 retry_at.isoformat() if isinstance(retry_at, datetime) else retry_at,
-                extra=extra, exc_info=error,
-            )  # fmt: skip
+                extra=extra,
+                exc_info=error,
+            )
         elif outcome is Outcome.DEAD:
             reason = error_name or result.dead_reason or ""
             logger.error(
                 "Outbox message %d (%s) is dead after attempt %d: %s",
-                message.id, message.kind, message.attempts, reason, extra=extra, exc_info=error,
-            )  # fmt: skip
+                message.id,
+                message.kind,
+                message.attempts,
+                reason,
+                extra=extra,
+                exc_info=error,
+            )
         else:
             logger.warning(
                 "Outbox message %d (%s): the lease passed to another worker before attempt %d"
                 " could be recorded; its outcome was dropped",
-                message.id, message.kind, message.attempts, extra=extra,
-            )  # fmt: skip
+                message.id,
+                message.kind,
+                message.attempts,
+                extra=extra,
+            )
 
 
 async def _lock(session: AsyncSession, kind: str) -> None:

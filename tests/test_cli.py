@@ -52,18 +52,32 @@ def test_migrate_then_create_user_reads_the_password_from_stdin(env: dict[str, s
 
     code, output = _run(
         env,
-        "create-user", "--email", "Owner@Example.com", "--name", "Sam Owner",
-        "--role", "admin", "--role", "therapist",
+        "create-user",
+        "--email",
+        "Owner@Example.com",
+        "--name",
+        "Sam Owner",
+        "--role",
+        "admin",
+        "--role",
+        "therapist",
         stdin="a long enough passphrase\n",
-    )  # fmt: skip
+    )
     assert code == 0, output
     assert "owner@example.com" in output
     assert "a long enough passphrase" not in output
 
     code, output = _run(
-        env, "create-user", "--email", "owner@example.com", "--name", "Again", "--role", "admin",
+        env,
+        "create-user",
+        "--email",
+        "owner@example.com",
+        "--name",
+        "Again",
+        "--role",
+        "admin",
         stdin="another long passphrase\n",
-    )  # fmt: skip
+    )
     assert code != 0
     assert "already an account" in output
 
@@ -71,9 +85,16 @@ def test_migrate_then_create_user_reads_the_password_from_stdin(env: dict[str, s
 def test_create_user_refuses_a_short_password(env: dict[str, str]) -> None:
     _run(env, "migrate")
     code, output = _run(
-        env, "create-user", "--email", "a@example.com", "--name", "A", "--role", "frontdesk",
+        env,
+        "create-user",
+        "--email",
+        "a@example.com",
+        "--name",
+        "A",
+        "--role",
+        "frontdesk",
         stdin="short\n",
-    )  # fmt: skip
+    )
     assert code != 0
     assert "at least 12 characters" in output
 

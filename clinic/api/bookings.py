@@ -186,20 +186,25 @@ def booking_json(view: BookingView) -> dict[str, Any]:
         "start": _iso(view.start, zone),
         "end": _iso(view.end, zone),
         "timezone": view.timezone,
-        "service": {"id": view.service_id, "name": view.service_name,
-                    "duration_minutes": view.duration_minutes},
+        "service": {
+            "id": view.service_id,
+            "name": view.service_name,
+            "duration_minutes": view.duration_minutes,
+        },
         "therapist": {"id": view.therapist_id, "display_name": view.therapist_name},
-        "location": {"name": view.location_name, "address": view.location_address,
-                     "phone": view.location_phone},
+        "location": {
+            "name": view.location_name,
+            "address": view.location_address,
+            "phone": view.location_phone,
+        },
         "price": {"amount": view.price_minor, "currency": view.currency},
         "fee": {"amount": view.fee_minor, "currency": view.currency},
         "cancellation": {
             "free_until": _iso(view.terms_now.free_until, zone),
-            "fee_if_cancelled_now": {"amount": view.terms_now.fee_minor,
-                                     "currency": view.currency},
+            "fee_if_cancelled_now": {"amount": view.terms_now.fee_minor, "currency": view.currency},
         },
         "can_change": view.can_change,
-    }  # fmt: skip
+    }
 
 
 async def create_hold(request: Request) -> Response:

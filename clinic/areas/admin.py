@@ -52,19 +52,27 @@ async def new_user(request: Request) -> Response:
     staff = signed_in_staff(request)
     try:
         user = await create_user(
-            db_of(request), email=values["email"], name=values["name"],
-            password=str(form.get("password", "")), roles=roles, actor_user_id=staff.user_id,
-        )  # fmt: skip
+            db_of(request),
+            email=values["email"],
+            name=values["name"],
+            password=str(form.get("password", "")),
+            roles=roles,
+            actor_user_id=staff.user_id,
+        )
     except InvalidInput as invalid:
         return _render(
-            request, "admin/user_new.html",
-            {"values": values, "errors": invalid.field_errors, "roles": roles}, status=422,
-        )  # fmt: skip
+            request,
+            "admin/user_new.html",
+            {"values": values, "errors": invalid.field_errors, "roles": roles},
+            status=422,
+        )
     except ClinicError as refused:
         return _render(
-            request, "admin/user_new.html",
-            {"values": values, "errors": {"email": refused.message}, "roles": roles}, status=409,
-        )  # fmt: skip
+            request,
+            "admin/user_new.html",
+            {"values": values, "errors": {"email": refused.message}, "roles": roles},
+            status=409,
+        )
     flash(request, f"Account created for {user.name}.", "success")
     return RedirectResponse(request.url_for("admin:users").path, 303)
 
@@ -82,14 +90,20 @@ async def change_user(request: Request) -> Response:
     staff = signed_in_staff(request)
     try:
         user = await update_account(
-            db_of(request), user_id, roles=_roles(form), active=form.get("active") == "yes",
-            unlock=form.get("unlock") == "yes", actor=staff,
-        )  # fmt: skip
+            db_of(request),
+            user_id,
+            roles=_roles(form),
+            active=form.get("active") == "yes",
+            unlock=form.get("unlock") == "yes",
+            actor=staff,
+        )
     except InvalidInput as invalid:
         account = await get_account(db_of(request), user_id)
         return _render(
-            request, "admin/user_edit.html",
-            {"account": account, "errors": invalid.field_errors}, status=422,
-        )  # fmt: skip
+            request,
+            "admin/user_edit.html",
+            {"account": account, "errors": invalid.field_errors},
+            status=422,
+        )
     flash(request, f"Saved the changes to {user.name}'s account.", "success")
     return RedirectResponse(request.url_for("admin:users").path, 303)

@@ -244,23 +244,34 @@ async def update_account(
                 UserRole(role=r) for r in sorted(role_set - before)
             ]
             audit.record(
-                session, "user.roles_changed", actor_user_id=actor.user_id,
-                subject_type="user", subject_id=user.id,
-                details={"before": sorted(r.value for r in before),
-                         "after": sorted(r.value for r in role_set)},
-            )  # fmt: skip
+                session,
+                "user.roles_changed",
+                actor_user_id=actor.user_id,
+                subject_type="user",
+                subject_id=user.id,
+                details={
+                    "before": sorted(r.value for r in before),
+                    "after": sorted(r.value for r in role_set),
+                },
+            )
         if active != user.active:
             user.active = active
             if not active:
                 await end_user_sessions(session, user.id)
             audit.record(
-                session, "user.enabled" if active else "user.disabled",
-                actor_user_id=actor.user_id, subject_type="user", subject_id=user.id,
-            )  # fmt: skip
+                session,
+                "user.enabled" if active else "user.disabled",
+                actor_user_id=actor.user_id,
+                subject_type="user",
+                subject_id=user.id,
+            )
         if unlock:
             await throttle.clear(session, throttle.account_key(user.email))
             audit.record(
-                session, "user.sign_in_unlocked", actor_user_id=actor.user_id,
-                subject_type="user", subject_id=user.id,
-            )  # fmt: skip
+                session,
+                "user.sign_in_unlocked",
+                actor_user_id=actor.user_id,
+                subject_type="user",
+                subject_id=user.id,
+            )
     return user

@@ -46,9 +46,11 @@ ACCOUNT = BackOff(
     free_failures=5, max_delay=timedelta(minutes=15), forget_after=None, hard_stop_after=100
 )
 ADDRESS = BackOff(
-    free_failures=20, max_delay=timedelta(minutes=15), forget_after=timedelta(hours=1),
+    free_failures=20,
+    max_delay=timedelta(minutes=15),
+    forget_after=timedelta(hours=1),
     hard_stop_after=None,
-)  # fmt: skip
+)
 
 
 def account_key(email: str) -> str:

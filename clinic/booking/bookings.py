@@ -18,11 +18,11 @@ from clinic.booking.models import Appointment, ManageLink
 from clinic.booking.policies import CancellationTerms, Policies, cancellation_terms, policies_from
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus, CancelledBy
 from clinic.booking.taking import (
-    Offer,
     SlotRequest,
     SlotTaken,
     blocked_range,
     insert_first_free,
+    new_appointment,
     offer_for,
     release_expired_holds,
     slot_taken,
@@ -35,7 +35,6 @@ from clinic.db import Database, is_overlap_violation
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
 from clinic.options import get_option
 from clinic.outbox.service import enqueue
-from clinic.scheduling.availability import Slot
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 
@@ -129,11 +128,17 @@ async def _after_booking(
     token = secrets.token_urlsafe(32)
     session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
     audit.record(
-        session, "appointment.booked", actor_label="client",
-        subject_type="appointment", subject_id=appointment.id,
-        details={"source": appointment.source.value, "status": appointment.status.value,
-                 "therapist_chosen": appointment.therapist_chosen},
-    )  # fmt: skip
+        session,
+        "appointment.booked",
+        actor_label="client",
+        subject_type="appointment",
+        subject_id=appointment.id,
+        details={
+            "source": appointment.source.value,
+            "status": appointment.status.value,
+            "therapist_chosen": appointment.therapist_chosen,
+        },
+    )
     enqueue(session, "email.booking_confirmed", {"appointment_id": appointment.id})
     return token
 
@@ -201,49 +206,25 @@ async def book_slot(
             client_id = await _client_id(session, client)
             await release_expired_holds(session, offer.candidates, offer.service, now)
             booked = await insert_first_free(
-                session, offer, lambda slot: _appointment(
-                    offer, slot, client_id=client_id, status=AppointmentStatus.CONFIRMED,
-                    source=source, currency=currency, chosen=request.therapist_id is not None,
+                session,
+                offer,
+                lambda slot: new_appointment(
+                    offer,
+                    slot,
+                    client_id=client_id,
+                    status=AppointmentStatus.CONFIRMED,
+                    source=source,
+                    currency=currency,
+                    chosen=request.therapist_id is not None,
                     created_by_user_id=created_by_user_id,
                 ),
-            )  # fmt: skip
+            )
             if booked is None:
                 raise slot_taken(offer, request)
             token = await _after_booking(session, booked, client_id, now)
         return _booked(booked, token, offer.zone.key)
 
     return await with_retries(attempt)
-
-
-def _appointment(
-    offer: Offer,
-    slot: Slot,
-    *,
-    client_id: int | None,
-    status: AppointmentStatus,
-    source: AppointmentSource,
-    currency: str,
-    chosen: bool,
-    created_by_user_id: int | None,
-) -> Appointment:
-    blocked_from, blocked_until = blocked_range(slot, offer.service)
-    return Appointment(
-        location_id=offer.location_id,
-        therapist_id=slot.therapist_id,
-        client_id=client_id,
-        service_id=offer.service.id,
-        room_id=slot.room_id,
-        starts_at=slot.start,
-        ends_at=slot.end,
-        blocked_from=blocked_from,
-        blocked_until=blocked_until,
-        status=status,
-        price_minor=offer.service.price_minor,
-        currency=currency,
-        source=source,
-        therapist_chosen=chosen,
-        created_by_user_id=created_by_user_id,
-    )
 
 
 def _booked(appointment: Appointment, token: str, timezone: str) -> Booked:
@@ -436,13 +417,19 @@ async def cancel_appointment(
         appointment.fee_minor = terms.fee_minor
         appointment.needs_rebooking = terms.needs_rebooking
         audit.record(
-            session, "appointment.cancelled",
+            session,
+            "appointment.cancelled",
             actor_user_id=actor_user_id,
             actor_label="" if actor_user_id else cancelled_by.value,
-            subject_type="appointment", subject_id=appointment.id,
-            details={"by": cancelled_by.value, "late": terms.late, "fee_minor": terms.fee_minor,
-                     "medically_excused": medically_excused},
-        )  # fmt: skip
+            subject_type="appointment",
+            subject_id=appointment.id,
+            details={
+                "by": cancelled_by.value,
+                "late": terms.late,
+                "fee_minor": terms.fee_minor,
+                "medically_excused": medically_excused,
+            },
+        )
         enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
         await session.flush()
         return await _view(session, appointment)
@@ -479,9 +466,11 @@ async def reschedule_appointment(
     if current.status not in (AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_CLEARANCE):
         raise Conflict("Only a booked appointment can be moved.")
     # Keep the therapist unless the client chose "anyone suitable" or names another.
-    wanted = therapist_id if therapist_id is not None else (
-        current.therapist_id if current.therapist_chosen else None
-    )  # fmt: skip
+    wanted = (
+        therapist_id
+        if therapist_id is not None
+        else (current.therapist_id if current.therapist_chosen else None)
+    )
     request = SlotRequest(service_id=current.service_id, start=start, therapist_id=wanted)
     offer = await offer_for(db, request, ignoring_appointment=appointment_id)
     if not offer.candidates:
@@ -503,12 +492,15 @@ async def reschedule_appointment(
                                 Appointment.starts_at == current.starts_at,
                             )
                             .values(
-                                therapist_id=slot.therapist_id, room_id=slot.room_id,
-                                starts_at=slot.start, ends_at=slot.end,
-                                blocked_from=blocked_from, blocked_until=blocked_until,
+                                therapist_id=slot.therapist_id,
+                                room_id=slot.room_id,
+                                starts_at=slot.start,
+                                ends_at=slot.end,
+                                blocked_from=blocked_from,
+                                blocked_until=blocked_until,
                                 updated_at=now,
                             )
-                        )  # fmt: skip
+                        )
                 except IntegrityError as refused:
                     if not is_overlap_violation(refused):
                         raise
@@ -516,12 +508,18 @@ async def reschedule_appointment(
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
                     raise Conflict("This appointment was changed just now. Reload and try again.")
                 audit.record(
-                    session, "appointment.rescheduled",
-                    actor_user_id=actor_user_id, actor_label=actor_label,
-                    subject_type="appointment", subject_id=appointment_id,
-                    details={"from": current.starts_at.isoformat(), "to": slot.start.isoformat(),
-                             "therapist_changed": slot.therapist_id != current.therapist_id},
-                )  # fmt: skip
+                    session,
+                    "appointment.rescheduled",
+                    actor_user_id=actor_user_id,
+                    actor_label=actor_label,
+                    subject_type="appointment",
+                    subject_id=appointment_id,
+                    details={
+                        "from": current.starts_at.isoformat(),
+                        "to": slot.start.isoformat(),
+                        "therapist_changed": slot.therapist_id != current.therapist_id,
+                    },
+                )
                 enqueue(session, "email.booking_rescheduled", {"appointment_id": appointment_id})
                 appointment = await session.get(Appointment, appointment_id, populate_existing=True)
                 assert appointment is not None

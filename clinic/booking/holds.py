@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
@@ -20,8 +20,9 @@ from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.booking.taking import (
     SlotRequest,
-    blocked_range,
+    expire_holds_where,
     insert_first_free,
+    new_appointment,
     offer_for,
     release_expired_holds,
     slot_taken,
@@ -100,22 +101,13 @@ async def place_hold(
             await release_expired_holds(session, offer.candidates, service, now)
 
             def make(slot: Slot) -> Appointment:
-                blocked_from, blocked_until = blocked_range(slot, service)
-                return Appointment(
-                    location_id=offer.location_id,
-                    therapist_id=slot.therapist_id,
-                    client_id=None,
-                    service_id=service.id,
-                    room_id=slot.room_id,
-                    starts_at=slot.start,
-                    ends_at=slot.end,
-                    blocked_from=blocked_from,
-                    blocked_until=blocked_until,
+                return new_appointment(
+                    offer,
+                    slot,
                     status=AppointmentStatus.HELD,
-                    price_minor=service.price_minor,
-                    currency=currency,
                     source=source,
-                    therapist_chosen=request.therapist_id is not None,
+                    currency=currency,
+                    chosen=request.therapist_id is not None,
                     hold_expires_at=expires_at,
                     hold_token_hash=token_hash(token),
                     hold_owner=owner,
@@ -126,10 +118,13 @@ async def place_hold(
             if held is None:
                 raise slot_taken(offer, request)
             audit.record(
-                session, "appointment.held", actor_label="client",
-                subject_type="appointment", subject_id=held.id,
+                session,
+                "appointment.held",
+                actor_label="client",
+                subject_type="appointment",
+                subject_id=held.id,
                 details={"source": source.value, "therapist_chosen": held.therapist_chosen},
-            )  # fmt: skip
+            )
         return Hold(
             appointment_id=held.id,
             token=token,
@@ -145,41 +140,23 @@ async def place_hold(
 
 
 async def _release_owner_holds(session: AsyncSession, owner: str, now: datetime) -> None:
-    released = list(
-        await session.scalars(
-            update(Appointment)
-            .where(Appointment.status == AppointmentStatus.HELD, Appointment.hold_owner == owner)
-            .values(status=AppointmentStatus.EXPIRED, updated_at=now)
-            .returning(Appointment.id)
-        )
+    await expire_holds_where(
+        session,
+        Appointment.hold_owner == owner,
+        now=now,
+        actor="client",
+        reason="replaced by a new hold",
     )
-    for appointment_id in released:
-        audit.record(
-            session, "appointment.expired", actor_label="client",
-            subject_type="appointment", subject_id=appointment_id,
-            details={"reason": "replaced by a new hold"},
-        )  # fmt: skip
 
 
 async def expire_holds(db: Database) -> int:
     """Release every hold past its expiry (the worker runs this every minute)."""
     now = now_utc()
     async with db.transaction() as session:
-        expired = list(
-            await session.scalars(
-                update(Appointment)
-                .where(
-                    Appointment.status == AppointmentStatus.HELD,
-                    Appointment.hold_expires_at <= now,
-                )
-                .values(status=AppointmentStatus.EXPIRED, updated_at=now)
-                .returning(Appointment.id)
-            )
+        return await expire_holds_where(
+            session,
+            Appointment.hold_expires_at <= now,
+            now=now,
+            actor="worker",
+            reason="hold expired",
         )
-        for appointment_id in expired:
-            audit.record(
-                session, "appointment.expired", actor_label="worker",
-                subject_type="appointment", subject_id=appointment_id,
-                details={"reason": "hold expired"},
-            )  # fmt: skip
-    return len(expired)

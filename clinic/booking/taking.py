@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from clinic import audit
 from clinic.booking.models import Appointment
 from clinic.booking.policies import Policies
 from clinic.booking.service import day_bounds
-from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentStatus
+from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentSource, AppointmentStatus
 from clinic.db import Database, is_overlap_violation
 from clinic.errors import ClinicError, Conflict, InvalidInput
 from clinic.scheduling.availability import Slot
@@ -162,6 +162,65 @@ def blocked_range(slot: Slot, service: Service) -> tuple[datetime, datetime]:
     )
 
 
+def new_appointment(
+    offer: Offer,
+    slot: Slot,
+    *,
+    status: AppointmentStatus,
+    source: AppointmentSource,
+    currency: str,
+    chosen: bool,
+    client_id: int | None = None,
+    created_by_user_id: int | None = None,
+    **hold: Any,
+) -> Appointment:
+    """An appointment row for `slot`, with its blocked range frozen from the service's
+    buffers; `hold` carries the hold's columns when it is one."""
+    blocked_from, blocked_until = blocked_range(slot, offer.service)
+    return Appointment(
+        location_id=offer.location_id,
+        therapist_id=slot.therapist_id,
+        client_id=client_id,
+        service_id=offer.service.id,
+        room_id=slot.room_id,
+        starts_at=slot.start,
+        ends_at=slot.end,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+        status=status,
+        price_minor=offer.service.price_minor,
+        currency=currency,
+        source=source,
+        therapist_chosen=chosen,
+        created_by_user_id=created_by_user_id,
+        **hold,
+    )
+
+
+async def expire_holds_where(
+    session: AsyncSession, condition: Any, *, now: datetime, actor: str, reason: str
+) -> int:
+    """Move matching held appointments to expired, each with an audit entry."""
+    expired = list(
+        await session.scalars(
+            update(Appointment)
+            .where(Appointment.status == AppointmentStatus.HELD, condition)
+            .values(status=AppointmentStatus.EXPIRED, updated_at=now)
+            .returning(Appointment.id)
+        )
+    )
+    for appointment_id in expired:
+        audit.record(
+            session,
+            "appointment.expired",
+            actor_label=actor,
+            subject_type="appointment",
+            subject_id=appointment_id,
+            details={"reason": reason},
+        )
+    return len(expired)
+
+
 async def release_expired_holds(
     session: AsyncSession, slots: list[Slot], service: Service, now: datetime
 ) -> None:
@@ -172,26 +231,19 @@ async def release_expired_holds(
         owner = Appointment.therapist_id == slot.therapist_id
         if slot.room_id is not None:
             owner = owner | (Appointment.room_id == slot.room_id)
-        expired = list(
-            await session.scalars(
-                update(Appointment)
-                .where(
-                    Appointment.status == AppointmentStatus.HELD,
-                    Appointment.hold_expires_at <= now,
-                    Appointment.blocked_from < blocked_until,
-                    Appointment.blocked_until > blocked_from,
-                    owner,
-                )
-                .values(status=AppointmentStatus.EXPIRED, updated_at=now)
-                .returning(Appointment.id)
-            )
+        overlapping_expired = and_(
+            Appointment.hold_expires_at <= now,
+            Appointment.blocked_from < blocked_until,
+            Appointment.blocked_until > blocked_from,
+            owner,
         )
-        for appointment_id in expired:
-            audit.record(
-                session, "appointment.expired", actor_label="system",
-                subject_type="appointment", subject_id=appointment_id,
-                details={"reason": "released for a new booking"},
-            )  # fmt: skip
+        await expire_holds_where(
+            session,
+            overlapping_expired,
+            now=now,
+            actor="system",
+            reason="released for a new booking",
+        )
 
 
 async def insert_first_free(

@@ -92,8 +92,12 @@ class CSRFMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and state["csrf_presession_is_new"]:
-                parts = [f"{self.cookie}={state['csrf_presession']}", "Path=/", "HttpOnly",
-                         "SameSite=Lax"]  # fmt: skip
+                parts = [
+                    f"{self.cookie}={state['csrf_presession']}",
+                    "Path=/",
+                    "HttpOnly",
+                    "SameSite=Lax",
+                ]
                 if self.settings.uses_https:
                     parts.append("Secure")
                 MutableHeaders(scope=message).append("set-cookie", "; ".join(parts))

@@ -54,9 +54,15 @@ def test_cancellation_fee_follows_the_window_and_who_cancelled(
 
 @pytest.mark.parametrize(
     ("kind", "value", "expected"),
-    [("none", 0, 0), ("percent", 20, 1900), ("percent", 33, 3135), ("fixed", 2500, 2500),
-     ("fixed", 20000, PRICE), ("full", 0, PRICE)],
-)  # fmt: skip
+    [
+        ("none", 0, 0),
+        ("percent", 20, 1900),
+        ("percent", 33, 3135),
+        ("fixed", 2500, 2500),
+        ("fixed", 20000, PRICE),
+        ("full", 0, PRICE),
+    ],
+)
 def test_deposit_rules(kind: str, value: int, expected: int) -> None:
     assert deposit_for(Policies(deposit_kind=kind, deposit_value=value), PRICE) == expected
 

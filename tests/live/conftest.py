@@ -222,15 +222,24 @@ async def live_server(
         log = _open_log(server.log_path)
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "uvicorn", "clinic.app:create_app_from_env", "--factory",
-                "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "clinic.app:create_app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
                 cwd=PROJECT_ROOT,
                 env=_server_env(database_url, server.base_url, directory / "var"),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
-            )  # fmt: skip
+            )
         finally:
             log.close()
         try:

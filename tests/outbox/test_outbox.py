@@ -201,8 +201,15 @@ async def test_an_unknown_kind_is_dead_at_once(db: Database, worker_a: Worker) -
 
 def test_backoff_doubles_from_thirty_seconds_and_stops_at_an_hour() -> None:
     assert [backoff(n).total_seconds() for n in range(1, 9)] == [
-        30, 60, 120, 240, 480, 960, 1920, 3600,
-    ]  # fmt: skip
+        30,
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3600,
+    ]
     assert backoff(1000) == timedelta(hours=1)
 
 
@@ -234,8 +241,10 @@ async def test_a_worker_killed_after_claiming_loses_nothing(
     assert calls == [message_id]
     message = await load(db, message_id)
     assert (message.status, message.lease_owner, message.attempts) == (
-        OutboxStatus.DONE, "worker-b", 2,
-    )  # fmt: skip
+        OutboxStatus.DONE,
+        "worker-b",
+        2,
+    )
 
 
 async def test_a_worker_killed_after_delivering_redelivers_with_the_same_message_id(
@@ -291,8 +300,10 @@ async def test_a_slow_worker_cannot_overwrite_the_new_owners_outcome(
         assert await worker_a.process(stale) is Outcome.LOST
     message = await load(db, first_id)
     assert (message.status, message.lease_owner, message.last_error) == (
-        OutboxStatus.DONE, "worker-b", "",
-    )  # fmt: skip
+        OutboxStatus.DONE,
+        "worker-b",
+        "",
+    )
 
     # The other order: worker-b holds the newer lease while the stale worker-a succeeds.
     fail_for.clear()
@@ -306,8 +317,10 @@ async def test_a_slow_worker_cannot_overwrite_the_new_owners_outcome(
         assert await worker_b.process(fresh) is Outcome.DONE
     message = await load(db, second_id)
     assert (message.status, message.lease_owner, message.attempts) == (
-        OutboxStatus.DONE, "worker-b", 2,
-    )  # fmt: skip
+        OutboxStatus.DONE,
+        "worker-b",
+        2,
+    )
 
 
 async def test_a_message_whose_workers_keep_dying_is_given_up(

@@ -101,10 +101,17 @@ async def test_two_workers_never_claim_the_same_message(
     async with databases[0].transaction() as session:
         now = now_utc() - timedelta(minutes=1)
         rows = [
-            {"kind": "test.count", "payload": {"n": n}, "status": OutboxStatus.PENDING,
-             "due_at": now, "attempts": 0, "last_error": "", "created_at": now}
+            {
+                "kind": "test.count",
+                "payload": {"n": n},
+                "status": OutboxStatus.PENDING,
+                "due_at": now,
+                "attempts": 0,
+                "last_error": "",
+                "created_at": now,
+            }
             for n in range(200)
-        ]  # fmt: skip
+        ]
         await session.execute(insert(OutboxMessage), rows)
 
     settings = _settings(databases[0].write_engine.url.render_as_string(False), tmp_path)

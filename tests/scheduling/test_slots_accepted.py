@@ -24,9 +24,13 @@ NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     "service_name",
-    ["Swedish massage, 60 min", "Oncology massage, 60 min", "Manual lymphatic drainage, 60 min",
-     "Chair massage, 15 min"],
-)  # fmt: skip
+    [
+        "Swedish massage, 60 min",
+        "Oncology massage, 60 min",
+        "Manual lymphatic drainage, 60 min",
+        "Chair massage, 15 min",
+    ],
+)
 async def test_every_offered_slot_is_accepted_by_the_database_guard(
     db: Database, service_name: str
 ) -> None:
