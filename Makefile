@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/clinic migrate
 	$(BIN)/clinic seed-demo
-	$(BIN)/clinic serve --host $(HOST) --port $(PORT)
+	CLINIC_BASE_URL=$${CLINIC_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/clinic serve --host $(HOST) --port $(PORT)
 
 ## test: install, lint, type-check, then the whole suite (SQLite, and PostgreSQL when it answers)
 test: install-dev lint typecheck

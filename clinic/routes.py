@@ -35,7 +35,7 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
-        # The client's booking flow and manage pages (clinic/booking/pages.py).
+        # The client's booking flow and manage pages (clinic/booking/pages/).
         Route("/book", booking.service_form, methods=["GET"], name="book:service"),
         Route("/book", booking.service_submit, methods=["POST"], name="book:service_submit"),
         Route("/book/therapist", booking.therapist_form, methods=["GET"], name="book:therapist"),

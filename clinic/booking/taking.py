@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -128,6 +128,7 @@ async def offer_for(
     candidates = [s for s in same_day if s.start == request.start]
     if len(candidates) > 1:
         candidates = await _fewest_bookings_first(db, candidates, local_day, found.zone)
+    candidates += _other_rooms(candidates, found.room_order)
     return Offer(found.service, found.location_id, found.zone, found.policies, candidates, same_day)
 
 
@@ -153,6 +154,18 @@ async def _fewest_bookings_first(
             ).all()
         )
     return sorted(candidates, key=lambda s: (counts.get(s.therapist_id, 0), s.therapist_id))
+
+
+def _other_rooms(candidates: list[Slot], room_order: tuple[int, ...]) -> list[Slot]:
+    """After every first choice, the same therapist and time in each other fitting room:
+    the engine picks one room per slot, and that room may be taken by the time we insert."""
+    return [
+        replace(slot, room_id=room_id)
+        for slot in candidates
+        if slot.room_id is not None
+        for room_id in room_order
+        if room_id != slot.room_id
+    ]
 
 
 def blocked_range(slot: Slot, service: Service) -> tuple[datetime, datetime]:

@@ -235,6 +235,11 @@ def _slot(
     return Slot(start=start, end=start + need.duration, therapist_id=therapist_id, room_id=room_id)
 
 
+def rooms_in_preference_order(rooms: Iterable[RoomCalendar], need: Need) -> list[int]:
+    """The ids of the rooms that fit `need`, in the order the engine tries them."""
+    return [room.room_id for room in _rooms_by_preference(rooms, need.room_attributes)]
+
+
 def _rooms_by_preference(
     rooms: Iterable[RoomCalendar], required: frozenset[str]
 ) -> list[RoomCalendar]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic.booking.policies import Policies, policies_from
 from clinic.clock import now_utc
 from clinic.db import Database
-from clinic.scheduling.availability import Slot, available_slots
+from clinic.scheduling.availability import Slot, available_slots, rooms_in_preference_order
 from clinic.scheduling.loading import load_availability_input
 from clinic.scheduling.models import Location, Service, service_therapist
 from clinic.staff.credentials import CredentialFacts, Qualification, qualification_on
@@ -44,6 +44,9 @@ class FreeTimes:
     # The therapists whose calendars were considered (offering the service, active).
     therapist_ids: frozenset[int]
     policies: Policies
+    # Rooms that fit the service, in preference order: a booking whose room was taken a
+    # moment ago may still get another.
+    room_order: tuple[int, ...]
     slots: list[Slot]
 
 
@@ -90,6 +93,7 @@ async def free_times(
         service=loaded.service,
         therapist_ids=frozenset(t.therapist_id for t in loaded.therapists),
         policies=policies,
+        room_order=tuple(rooms_in_preference_order(loaded.rooms, loaded.need)),
         slots=slots,
     )
 

@@ -142,3 +142,14 @@ def test_policy_command_shows_and_sets_values(tmp_path: Path) -> None:
     refused = runner.invoke(main, ["policy", "set", "hold_minutes", "500"], env=env)
     assert refused.exit_code != 0
     assert "between 2 and 60" in refused.output
+
+
+def test_a_taken_room_falls_back_to_the_other_fitting_rooms_in_order() -> None:
+    from clinic.booking.taking import _other_rooms
+    from clinic.scheduling.availability import Slot
+
+    first = Slot(START, START + timedelta(hours=1), therapist_id=7, room_id=2)
+    second = Slot(START, START + timedelta(hours=1), therapist_id=9, room_id=3)
+    extra = _other_rooms([first, second], (3, 2, 5))
+    assert [(s.therapist_id, s.room_id) for s in extra] == [(7, 3), (7, 5), (9, 2), (9, 5)]
+    assert _other_rooms([Slot(START, START, 1, None)], (1, 2)) == []

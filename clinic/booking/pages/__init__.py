@@ -1,0 +1,59 @@
+"""The client's booking pages (/book...) and manage pages (/manage/{token}...): one
+question per page, post-redirect-get, all of it working with JavaScript off. The URL map
+(clinic/routes.py) takes its endpoints from here."""
+
+from __future__ import annotations
+
+from clinic.booking.pages.checkout import (
+    check_page,
+    check_submit,
+    details_form,
+    details_submit,
+    done_page,
+)
+from clinic.booking.pages.choices import ANY
+from clinic.booking.pages.choose import (
+    service_form,
+    service_submit,
+    therapist_form,
+    therapist_submit,
+    time_form,
+    time_submit,
+)
+from clinic.booking.pages.cookies import BROWSER_COOKIE, DETAILS_COOKIE, HOLD_COOKIE
+from clinic.booking.pages.manage import (
+    manage_cancel_form,
+    manage_cancel_submit,
+    manage_confirm_form,
+    manage_confirm_submit,
+    manage_page,
+    manage_time_form,
+    manage_time_submit,
+)
+from clinic.booking.pages.times import time_grid
+
+__all__ = [
+    "ANY",
+    "BROWSER_COOKIE",
+    "DETAILS_COOKIE",
+    "HOLD_COOKIE",
+    "check_page",
+    "check_submit",
+    "details_form",
+    "details_submit",
+    "done_page",
+    "manage_cancel_form",
+    "manage_cancel_submit",
+    "manage_confirm_form",
+    "manage_confirm_submit",
+    "manage_page",
+    "manage_time_form",
+    "manage_time_submit",
+    "service_form",
+    "service_submit",
+    "therapist_form",
+    "therapist_submit",
+    "time_form",
+    "time_grid",
+    "time_submit",
+]

@@ -1,0 +1,252 @@
+"""The last booking steps under /book: the client's details (kept in a signed cookie until
+the check page), check your answers, which books the held time, and the confirmation."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clinic.booking.bookings import BookingView, ClientDetails, HoldGone, book_from_hold
+from clinic.booking.pages.choices import HeldTime, held_time
+from clinic.booking.pages.choose import service_url, therapist_url, time_url
+from clinic.booking.pages.cookies import (
+    DETAILS_COOKIE,
+    HOLD_COOKIE,
+    clear_cookie,
+    keep_details,
+    read_details,
+)
+from clinic.booking.pages.forms import Endpoint, form_value, page_url, render, see_other
+from clinic.booking.pages.manage import booking_in_path, show_url
+from clinic.booking.pages.wording import (
+    Row,
+    booking_rows,
+    cancel_text,
+    date_time_rows,
+    day_text,
+    moment_text,
+    therapist_text,
+)
+from clinic.booking.policies import CancellationTerms, cancellation_terms, deposit_for
+from clinic.booking.statuses import AppointmentStatus, CancelledBy
+from clinic.clock import now_utc
+from clinic.errors import InvalidInput
+from clinic.web.context import db_of, settings_of
+from clinic.web.flash import flash
+from clinic.web.formatting import clock_time, money
+
+NO_HOLD = "We are not holding a time for you. Choose a service and a time to start again."
+HOLD_ENDED = (
+    "The time you chose is no longer held for you, and someone else may have booked it. "
+    "Choose a time again."
+)
+
+
+def _held_time_url(request: Request, held: HeldTime) -> str:
+    return time_url(request, held.service.id, held.therapist_key, held.day)
+
+
+def _with_hold(page: Callable[[Request, HeldTime], Awaitable[Response]]) -> Endpoint:
+    """The details and check steps need the time this browser holds; without one they
+    start again."""
+
+    @functools.wraps(page)
+    async def endpoint(request: Request) -> Response:
+        held = await held_time(request)
+        if held is None:
+            flash(request, NO_HOLD, "info")
+            return see_other(service_url(request))
+        return await page(request, held)
+
+    return endpoint
+
+
+def _hold_text(held: HeldTime) -> str:
+    start = clock_time(held.start, held.zone)
+    if held.live and held.expires_at is not None:
+        return f"We are holding {start} for you until {clock_time(held.expires_at, held.zone)}."
+    return (
+        f"We held {start} on {day_text(held.day)} for you for a few minutes. You can still book "
+        "it if nobody else has taken it."
+    )
+
+
+def _details_page(
+    request: Request,
+    held: HeldTime,
+    values: ClientDetails,
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "book/details.html",
+        {
+            "clinic": held.clinic,
+            "hold_text": _hold_text(held),
+            "values": values,
+            "errors": errors,
+            "back_url": _held_time_url(request, held),
+        },
+        status,
+    )
+
+
+@_with_hold
+async def details_form(request: Request, held: HeldTime) -> Response:
+    values = read_details(request) or ClientDetails("", "", "")
+    return _details_page(request, held, values, {})
+
+
+@_with_hold
+async def details_submit(request: Request, held: HeldTime) -> Response:
+    form = await request.form()
+    details = ClientDetails(
+        form_value(form, "name"), form_value(form, "email"), form_value(form, "phone")
+    )
+    if errors := details.problems():
+        return _details_page(request, held, details, errors, 422)
+    response = see_other(page_url(request, "book:check"))
+    keep_details(response, settings_of(request), details)
+    return response
+
+
+def _check_rows(request: Request, held: HeldTime, details: ClientDetails) -> list[Row]:
+    service = held.service
+    deposit = deposit_for(held.clinic.policies, held.price_minor)
+    therapist = therapist_text(held.therapist_name, held.therapist_chosen)
+    return [
+        Row(
+            "Service",
+            (service.name, f"{service.duration_minutes} minutes"),
+            service_url(request, service.id),
+            "service",
+        ),
+        Row(
+            "Therapist",
+            (therapist,),
+            therapist_url(request, service.id, held.therapist_key),
+            "therapist",
+        ),
+        *date_time_rows(held.start, held.end, held.zone, _held_time_url(request, held)),
+        Row("Price", (money(held.price_minor, held.currency),)),
+        Row(
+            "Paid now",
+            ("Nothing now. Pay at your visit.",)
+            if deposit == 0
+            else (
+                f"A deposit of {money(deposit, held.currency)}. The clinic will tell you how "
+                "to pay it; the rest is paid at your visit.",
+            ),
+        ),
+        Row(
+            "Your details",
+            (details.name, details.email, details.phone),
+            page_url(request, "book:details"),
+            "your details",
+        ),
+    ]
+
+
+def _cancellation_policy_text(held: HeldTime) -> list[str]:
+    """The cancellation terms as the client agrees to them: the exact deadline, the fee."""
+    policies = held.clinic.policies
+
+    def terms_at(now: datetime) -> CancellationTerms:
+        return cancellation_terms(
+            policies,
+            price_minor=held.price_minor,
+            starts_at=held.start,
+            now=now,
+            cancelled_by=CancelledBy.CLIENT,
+        )
+
+    # What cancelling would cost once the free time has passed.
+    late = terms_at(held.start)
+    percent = policies.late_cancellation_fee_percent
+    late_fee = f"{money(late.fee_minor, held.currency)} ({percent}% of the price)"
+    if terms_at(now_utc()).late:
+        if not late.fee_minor:
+            return ["Cancelling is free."]
+        hours = policies.cancellation_window_hours
+        return [
+            f"This appointment is less than {hours} hours away, so cancelling it would cost "
+            f"{late_fee}."
+        ]
+    lines = [f"Free to cancel until {moment_text(late.free_until, held.zone)}."]
+    if late.fee_minor:
+        lines.append(f"After that, cancelling costs {late_fee}.")
+    return lines
+
+
+@_with_hold
+async def check_page(request: Request, held: HeldTime) -> Response:
+    details = read_details(request)
+    if details is None or details.problems():
+        return see_other(page_url(request, "book:details"))
+    return render(
+        request,
+        "book/check.html",
+        {
+            "clinic": held.clinic,
+            "rows": _check_rows(request, held, details),
+            "cancellation": _cancellation_policy_text(held),
+            "hold_text": _hold_text(held),
+            "back_url": page_url(request, "book:details"),
+        },
+    )
+
+
+@_with_hold
+async def check_submit(request: Request, held: HeldTime) -> Response:
+    details = read_details(request)
+    if details is None:
+        return see_other(page_url(request, "book:details"))
+    settings = settings_of(request)
+    try:
+        booked = await book_from_hold(db_of(request), hold_token=held.token, client=details)
+    except HoldGone:
+        flash(request, HOLD_ENDED, "error")
+        response = see_other(_held_time_url(request, held))
+        clear_cookie(response, settings, HOLD_COOKIE)
+        return response
+    except InvalidInput:
+        return see_other(page_url(request, "book:details"))
+    response = see_other(page_url(request, "book:done", token=booked.manage_token))
+    clear_cookie(response, settings, HOLD_COOKIE)
+    clear_cookie(response, settings, DETAILS_COOKIE)
+    return response
+
+
+def _amount_due(view: BookingView) -> str:
+    deposit = deposit_for(view.policies, view.price_minor)
+    price = money(view.price_minor, view.currency)
+    if deposit == 0:
+        return f"{price}, paid at your visit"
+    return f"{price}, with a deposit of {money(deposit, view.currency)}"
+
+
+async def done_page(request: Request) -> Response:
+    token, view = await booking_in_path(request)
+    if not view.is_active:
+        return see_other(show_url(request, token))
+    zone = ZoneInfo(view.timezone)
+    rows = [row for row in booking_rows(view, zone) if row.label not in ("Reference", "Price")]
+    rows.append(Row("Amount due", (_amount_due(view),)))
+    return render(
+        request,
+        "book/done.html",
+        {
+            "clinic_name": view.location_name,
+            "view": view,
+            "pending": view.status is AppointmentStatus.PENDING_CLEARANCE,
+            "rows": rows,
+            "cancel_text": cancel_text(view, zone),
+            "manage_url": show_url(request, token),
+        },
+    )

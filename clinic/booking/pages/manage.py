@@ -1,0 +1,253 @@
+"""The client's manage pages (/manage/{token}...): see the booking, move it, cancel it.
+The token in the path is the client's credential: it never goes in a title, and a token
+that matches nothing is the 404 page."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clinic.booking.bookings import (
+    BookingView,
+    booking_for_token,
+    cancel_by_token,
+    reschedule_by_token,
+)
+from clinic.booking.pages import times
+from clinic.booking.pages.choices import load_clinic
+from clinic.booking.pages.forms import Endpoint, form_value, page_url, render, see_other
+from clinic.booking.pages.wording import (
+    Row,
+    booking_rows,
+    cancel_text,
+    moment_text,
+    therapist_text,
+    when_lines,
+)
+from clinic.booking.statuses import AppointmentStatus
+from clinic.booking.taking import SlotTaken
+from clinic.errors import ClinicError, InvalidInput
+from clinic.web.context import db_of, settings_of
+from clinic.web.flash import Category, flash
+from clinic.web.formatting import clock_time, long_date, money
+
+CLIENT_STATUS = {
+    AppointmentStatus.CONFIRMED: "Booked",
+    AppointmentStatus.PENDING_CLEARANCE: "Request received",
+    AppointmentStatus.CHECKED_IN: "Arrived",
+    AppointmentStatus.COMPLETED: "Completed",
+    AppointmentStatus.NO_SHOW: "Missed",
+    AppointmentStatus.CANCELLED: "Cancelled",
+    AppointmentStatus.HELD: "Held",
+    AppointmentStatus.EXPIRED: "Expired",
+}
+
+
+def show_url(request: Request, token: str) -> str:
+    return page_url(request, "manage:show", token=token)
+
+
+def _time_url(request: Request, token: str, day: date | None = None) -> str:
+    return page_url(request, "manage:time", {"date": day} if day is not None else None, token=token)
+
+
+async def booking_in_path(request: Request) -> tuple[str, BookingView]:
+    """The path's manage token and its booking (NotFound, the 404 page, when none)."""
+    token: str = request.path_params["token"]
+    return token, await booking_for_token(db_of(request), token)
+
+
+def _back_to_show(request: Request, token: str, message: str, category: Category) -> Response:
+    flash(request, message, category)
+    return see_other(show_url(request, token))
+
+
+def _while_changeable(page: Callable[[Request, str, BookingView], Awaitable[Response]]) -> Endpoint:
+    """The change-time and cancel pages: once the booking can no longer change online,
+    each goes back to the appointment."""
+
+    @functools.wraps(page)
+    async def endpoint(request: Request) -> Response:
+        token, view = await booking_in_path(request)
+        if not view.can_change:
+            return see_other(show_url(request, token))
+        return await page(request, token, view)
+
+    return endpoint
+
+
+def _manage_context(request: Request, token: str, view: BookingView) -> dict[str, Any]:
+    zone = ZoneInfo(view.timezone)
+    return {
+        "clinic_name": view.location_name,
+        "phone": view.location_phone,
+        "view": view,
+        "zone": zone,
+        "status_label": CLIENT_STATUS.get(view.status, view.status.value),
+        "when": f"{clock_time(view.start, zone)} on {long_date(view.start, zone)}",
+        "manage_url": show_url(request, token),
+    }
+
+
+async def manage_page(request: Request) -> Response:
+    token, view = await booking_in_path(request)
+    zone = ZoneInfo(view.timezone)
+    return render(
+        request,
+        "manage/show.html",
+        {
+            **_manage_context(request, token, view),
+            "rows": booking_rows(view, zone),
+            "cancel_text": cancel_text(view, zone),
+            "fee": money(view.fee_minor, view.currency) if view.fee_minor else None,
+            "time_url": _time_url(request, token),
+            "cancel_url": page_url(request, "manage:cancel", token=token),
+        },
+    )
+
+
+async def _time_page(
+    request: Request,
+    token: str,
+    view: BookingView,
+    day: date | None,
+    *,
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    async with db_of(request).reading() as session:
+        clinic = await load_clinic(session, settings_of(request))
+
+    def day_url(on: date) -> str:
+        return _time_url(request, token, on)
+
+    # The booking's own appointment blocks nothing, and its time is not offered again.
+    grid = await times.time_grid(
+        db_of(request),
+        clinic=clinic,
+        service_id=view.service_id,
+        therapist_id=view.therapist_id if view.therapist_chosen else None,
+        day=day,
+        day_url=day_url,
+        ignoring=view.appointment_id,
+        skip=view.start,
+    )
+    return times.time_page(
+        request,
+        "manage/time.html",
+        grid,
+        {**_manage_context(request, token, view), "clinic": clinic},
+        action=page_url(request, "manage:time_submit", token=token),
+        hidden={},
+        errors=errors,
+        status=status,
+    )
+
+
+@_while_changeable
+async def manage_time_form(request: Request, token: str, view: BookingView) -> Response:
+    day = times.parse_day(request.query_params.get("date"))
+    return await _time_page(request, token, view, day, errors={})
+
+
+@_while_changeable
+async def manage_time_submit(request: Request, token: str, view: BookingView) -> Response:
+    form = await request.form()
+    start = times.posted_start(form)
+    if start is None:
+        day = times.parse_day(form_value(form, "date"))
+        return await _time_page(
+            request, token, view, day, errors={"start": times.CHOOSE_TIME}, status=422
+        )
+    query = {"start": times.slot_value(start)}
+    return see_other(page_url(request, "manage:confirm", query, token=token))
+
+
+@_while_changeable
+async def manage_confirm_form(request: Request, token: str, view: BookingView) -> Response:
+    start = times.parse_start(request.query_params.get("start", ""))
+    if start is None:
+        return see_other(_time_url(request, token))
+    zone = ZoneInfo(view.timezone)
+    end = start + (view.end - view.start)
+    therapist = therapist_text(view.therapist_name, view.therapist_chosen)
+    return render(
+        request,
+        "manage/confirm.html",
+        {
+            **_manage_context(request, token, view),
+            "rows": [
+                Row("Now", when_lines(view.start, view.end, zone)),
+                Row("New time", when_lines(start, end, zone)),
+                Row("Therapist", (therapist,)),
+            ],
+            "start": times.slot_value(start),
+            "back_url": _time_url(request, token, start.astimezone(zone).date()),
+            "action": page_url(request, "manage:confirm_submit", token=token),
+        },
+    )
+
+
+@_while_changeable
+async def manage_confirm_submit(request: Request, token: str, view: BookingView) -> Response:
+    form = await request.form()
+    start = times.posted_start(form)
+    if start is None:
+        return see_other(_time_url(request, token))
+    try:
+        moved = await reschedule_by_token(db_of(request), token, start=start)
+    except (SlotTaken, InvalidInput) as refused:
+        day = start.astimezone(ZoneInfo(view.timezone)).date()
+        return await _time_page(
+            request,
+            token,
+            view,
+            day,
+            errors=times.start_errors(refused),
+            status=refused.status_code,
+        )
+    except ClinicError as refused:
+        return _back_to_show(request, token, refused.message, "error")
+    when = moment_text(moved.start, ZoneInfo(moved.timezone))
+    return _back_to_show(request, token, f"Your appointment is now at {when}.", "success")
+
+
+@_while_changeable
+async def manage_cancel_form(request: Request, token: str, view: BookingView) -> Response:
+    zone = ZoneInfo(view.timezone)
+    terms = view.terms_now
+    return render(
+        request,
+        "manage/cancel.html",
+        {
+            **_manage_context(request, token, view),
+            # Service, therapist, date and time.
+            "rows": booking_rows(view, zone)[1:5],
+            "fee": money(terms.fee_minor, view.currency) if terms.fee_minor else None,
+            "free_until": moment_text(terms.free_until, zone),
+            "late": terms.late,
+            "window_hours": view.policies.cancellation_window_hours,
+            "action": page_url(request, "manage:cancel_submit", token=token),
+        },
+    )
+
+
+@_while_changeable
+async def manage_cancel_submit(request: Request, token: str, view: BookingView) -> Response:
+    form = await request.form()
+    excused = form_value(form, "medically_excused") == "yes"
+    try:
+        cancelled = await cancel_by_token(db_of(request), token, medically_excused=excused)
+    except ClinicError as refused:
+        return _back_to_show(request, token, refused.message, "error")
+    message = "Your appointment is cancelled."
+    if cancelled.fee_minor:
+        fee = money(cancelled.fee_minor, cancelled.currency)
+        message += f" A late-cancellation fee of {fee} applies."
+    return _back_to_show(request, token, message, "success")
