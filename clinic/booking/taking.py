@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -133,11 +133,11 @@ async def offer_for(
 
 
 async def _fewest_bookings_first(
-    db: Database, candidates: list[Slot], day: object, zone: ZoneInfo
+    db: Database, candidates: list[Slot], day: date, zone: ZoneInfo
 ) -> list[Slot]:
     """ "Anyone suitable": the therapist with the fewest bookings that day, then the lowest id,
     so work spreads evenly and the choice is stable."""
-    start, end = day_bounds(day, zone)  # type: ignore[arg-type]
+    start, end = day_bounds(day, zone)
     async with db.reading() as session:
         counts = dict(
             (
