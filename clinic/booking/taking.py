@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -238,25 +238,27 @@ async def release_expired_holds(
     session: AsyncSession, slots: list[Slot], service: Service, now: datetime
 ) -> None:
     """Expired holds never block anyone: those overlapping the time wanted are released
-    here, inside the taking transaction, before the guard looks (the sweeper does the rest)."""
-    for slot in slots:
-        blocked_from, blocked_until = blocked_range(slot, service)
-        owner = Appointment.therapist_id == slot.therapist_id
-        if slot.room_id is not None:
-            owner = owner | (Appointment.room_id == slot.room_id)
-        overlapping_expired = and_(
-            Appointment.hold_expires_at <= now,
-            Appointment.blocked_from < blocked_until,
-            Appointment.blocked_until > blocked_from,
-            owner,
-        )
-        await expire_holds_where(
-            session,
-            overlapping_expired,
-            now=now,
-            actor="system",
-            reason="released for a new booking",
-        )
+    here, inside the taking transaction, before the guard looks (the sweeper does the rest).
+    One statement for all candidates: they share the start, so only owners differ."""
+    if not slots:
+        return
+    blocked_from = min(blocked_range(slot, service)[0] for slot in slots)
+    blocked_until = max(blocked_range(slot, service)[1] for slot in slots)
+    therapists = {slot.therapist_id for slot in slots}
+    rooms = {slot.room_id for slot in slots if slot.room_id is not None}
+    overlapping_expired = and_(
+        Appointment.hold_expires_at <= now,
+        Appointment.blocked_from < blocked_until,
+        Appointment.blocked_until > blocked_from,
+        or_(Appointment.therapist_id.in_(therapists), Appointment.room_id.in_(rooms)),
+    )
+    await expire_holds_where(
+        session,
+        overlapping_expired,
+        now=now,
+        actor="system",
+        reason="released for a new booking",
+    )
 
 
 async def insert_first_free(
@@ -293,9 +295,9 @@ async def with_retries(work: Callable[[], Awaitable[T]]) -> T:
         try:
             return await work()
         except DBAPIError as error:
-            if "database is locked" in str(error.orig):
-                raise DatabaseBusy() from error
-            if _sqlstate(error) not in RETRYABLE:
+            # SQLite's busy timeout ran out behind other writers: queue again.
+            locked = "database is locked" in str(error.orig)
+            if not locked and _sqlstate(error) not in RETRYABLE:
                 raise
             if attempt == ATTEMPTS:
                 raise DatabaseBusy() from error
