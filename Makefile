@@ -58,3 +58,15 @@ pg:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+.PHONY: bench bench-deps
+
+## bench: load tests against same-run baselines on SQLite and PostgreSQL (bench/, about 10 min)
+bench: install-dev
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: run \`make bench-deps\`"; exit 1; }
+	$(BIN)/python -m bench.run
+
+## bench-deps: install wrk (Debian package) for make bench
+bench-deps:
+	@if [ "$$(id -u)" = "0" ]; then apt-get update && apt-get install -y wrk; \
+	else echo "Run as root: apt-get update && apt-get install -y wrk"; fi
