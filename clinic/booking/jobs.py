@@ -29,7 +29,9 @@ from clinic.staff.models import Therapist
 from clinic.web.formatting import clock_time, long_date, money, short_date
 
 
-async def _email_context(ctx: HandlerContext, appointment_id: int) -> dict[str, Any] | None:
+async def _email_context(
+    ctx: HandlerContext, appointment_id: int, *, with_link: bool
+) -> dict[str, Any] | None:
     """Everything a booking email says, with a fresh manage link; None when there is no
     one to write to."""
     async with ctx.db.transaction() as session:
@@ -46,8 +48,11 @@ async def _email_context(ctx: HandlerContext, appointment_id: int) -> dict[str, 
         if row is None or not row[1].email:
             return None
         appointment, client, service, therapist, location = row
-        token = secrets.token_urlsafe(32)
-        session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
+        # Only emails that show the link get one: an unsent token would be a live
+        # credential nobody holds.
+        token = secrets.token_urlsafe(32) if with_link else None
+        if token is not None:
+            session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
         policies = policies_from(await get_option(session, "booking.policies"))
     zone = ZoneInfo(location.timezone)
     terms = cancellation_terms(
@@ -77,13 +82,16 @@ async def _email_context(ctx: HandlerContext, appointment_id: int) -> dict[str, 
         "free_until": (
             f"{clock_time(terms.free_until, zone)} on {long_date(terms.free_until, zone)}"
         ),
-        "manage_url": f"{ctx.settings.base_url}/manage/{token}",
+        "manage_url": f"{ctx.settings.base_url}/manage/{token}" if token else None,
         "needs_rebooking": appointment.needs_rebooking,
     }
 
 
-async def _send(ctx: HandlerContext, message: OutboxMessage, template: str) -> None:
-    context = await _email_context(ctx, int(message.payload["appointment_id"]))
+async def _send(
+    ctx: HandlerContext, message: OutboxMessage, template: str, *, with_link: bool = True
+) -> None:
+    appointment_id = int(message.payload["appointment_id"])
+    context = await _email_context(ctx, appointment_id, with_link=with_link)
     if context is not None:
         await ctx.send_email(message, to=context["to"], template=template, context=context)
 
@@ -100,7 +108,7 @@ async def send_booking_rescheduled(ctx: HandlerContext, message: OutboxMessage) 
 
 @handles("email.booking_cancelled")
 async def send_booking_cancelled(ctx: HandlerContext, message: OutboxMessage) -> None:
-    await _send(ctx, message, "booking_cancelled")
+    await _send(ctx, message, "booking_cancelled", with_link=False)
 
 
 @periodic("holds.expire", every=timedelta(minutes=1))
