@@ -56,7 +56,6 @@ LONG_HISTORY = 100_000
 PROBE_CONNECTIONS = 16
 FLOOD_CONNECTIONS = 50
 WARM_UP_SECONDS = 1
-DIAGNOSTIC_SECONDS = 5
 STORM_BUDGET_SECONDS = 30
 # The issue asks for 3 x 60 s on PostgreSQL and 3 x 20 s on SQLite; that does not fit in
 # ten minutes on two cores beside everything else, so the parts are shorter by default.
@@ -205,32 +204,6 @@ async def prepare(bench: Bench, db: Database) -> None:
     await count_statements(bench, "wide10", "GET", f"/api/v1/availability?{wide[0]}")
     await count_baseline(bench, "sql_one", one[0])
     await count_baseline(bench, "sql_wide10", wide[0])
-
-
-async def without_stall(bench: Bench) -> None:
-    """Diagnostic rows: B_json and the one-therapist availability served with TCP_NODELAY
-    (bench/nodelay.py), beside the same under `--workers 2` as shipped."""
-    phase("the same servers with TCP_NODELAY (diagnostic)")
-    for what, name, data, key in (
-        ("baselines", "B_json constant JSON, TCP_NODELAY", "json", "B_json_nodelay"),
-        ("app", "availability one therapist, TCP_NODELAY", "one", "one_nodelay"),
-    ):
-        server = await servers.start_nodelay(what, bench.url, bench.work)
-        try:
-            await warm_up(server, bench.work / f"{data}.lua")
-            ratios = {"B_json ND": "B_json_nodelay"} if what == "app" else None
-            await load(
-                bench,
-                server,
-                name,
-                bench.work / f"{data}.lua",
-                seconds=DIAGNOSTIC_SECONDS,
-                statements="one" if what == "app" else None,
-                ratios=ratios,
-                rate_key=key,
-            )
-        finally:
-            await servers.stop(server)
 
 
 async def small_clinic(bench: Bench) -> None:
@@ -625,7 +598,6 @@ async def bench_database(bench: Bench) -> None:
     db = Database.connect(normalise_database_url(bench.url, variable="url"), pool_size=2)
     try:
         await prepare(bench, db)
-        await without_stall(bench)
         # At most one pair of servers at a time: 2 x 2 processes x 15 connections.
         bench.app = await servers.start_app(bench.url, bench.work)
         bench.baselines = await servers.start_baselines(bench.url, bench.work)

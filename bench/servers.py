@@ -79,40 +79,12 @@ async def start_app(database_url: str, work_dir: Path) -> Server:
 async def start_baselines(database_url: str, work_dir: Path) -> Server:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.baselines:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    # Served as `clinic serve` serves the app (clinic/serving.py), so that the baselines
+    # and the app differ only in what the endpoint does.
+    command = [sys.executable, "-m", "bench.serve", "bench.baselines:create_app", str(port)]
     return await _start(
         "baselines", command, _baseline_env(database_url), base_url, "/json", work_dir
     )
-
-
-async def start_nodelay(what: str, database_url: str, work_dir: Path) -> Server:
-    """The app ("app") or the baselines ("baselines") under bench.nodelay: the same
-    serving, with TCP_NODELAY on every connection."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    if what == "app":
-        factory, probe = "clinic.app:create_app_from_env", "/healthz"
-        env = app_env(database_url, base_url, work_dir / "var")
-    else:
-        factory, probe = "bench.baselines:create_app", "/json"
-        env = _baseline_env(database_url)
-    command = [sys.executable, "-m", "bench.nodelay", factory, str(port)]
-    return await _start(f"{what}-nodelay", command, env, base_url, probe, work_dir)
 
 
 def _baseline_env(database_url: str) -> dict[str, str]:

@@ -44,20 +44,11 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app with uvicorn."""
-    import uvicorn
+    from clinic import serving
 
     settings = _settings()
     click.echo(f"Serving the clinic on http://{host}:{port} ({settings.environment.value})")
-    uvicorn.run(
-        "clinic.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,
-        log_config=None,
-    )
+    serving.serve(host, port, workers)
 
 
 @main.command()

@@ -7,11 +7,14 @@ BEGIN that reads and then writes fails at once with "database is locked".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -25,6 +28,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from clinic.errors import ClinicError
+
+log = logging.getLogger("clinic.db")
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -213,3 +221,46 @@ def is_overlap_violation(error: exc.DBAPIError) -> bool:
     return SQLITE_OVERLAP_MESSAGE in text or (
         "UNIQUE constraint failed: appointment.therapist_id, appointment.starts_at" in text
     )
+
+
+# SQLSTATEs after which the whole transaction may simply be tried again: on PostgreSQL
+# two bookings can deadlock while each waits on the other's row in a different exclusion
+# constraint (one on the therapist, one on the room).
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+WRITE_ATTEMPTS = 6
+
+
+class DatabaseBusy(ClinicError):
+    status_code = 503
+    title = "Busy"
+
+    def __init__(self) -> None:
+        super().__init__("We are very busy right now. Wait a few seconds and try again.")
+
+
+async def with_retries(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a write transaction again after a deadlock, a serialisation failure or SQLite's
+    busy timeout, after a short random pause so that the two sides do not meet again; a
+    database that stays locked becomes a 503 rather than a 500. `work` must open its own
+    transaction, so that each attempt starts clean."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return await work()
+        except exc.DBAPIError as error:
+            # SQLite's busy timeout ran out behind other writers: queue again.
+            locked = "database is locked" in str(error.orig)
+            if not locked and _sqlstate(error) not in RETRYABLE_SQLSTATES:
+                raise
+            if attempt == WRITE_ATTEMPTS:
+                raise DatabaseBusy() from error
+        log.info("retrying a write transaction", extra={"fields": {"attempt": attempt}})
+        await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def _sqlstate(error: exc.DBAPIError) -> str | None:
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return state if isinstance(state, str) else None

@@ -24,7 +24,7 @@ from clinic.auth.passwords import (
 )
 from clinic.auth.sessions import SignedIn, end_session, end_user_sessions, start_session
 from clinic.clock import now_utc
-from clinic.db import Database
+from clinic.db import Database, with_retries
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
 
 
@@ -124,45 +124,66 @@ async def sign_in(
     email = normalise_email(email)[:254]
     keys = [throttle.account_key(email), throttle.address_key(ip_address)]
     now = now_utc()
-    # Throttling is checked before any hashing: a blocked flood costs no CPU.
+    # A blocked attempt is refused from a read, before any write or hashing: a flood
+    # that is already backed off costs one cheap query per request.
     async with db.reading() as session:
         blocked_until = await throttle.wait_until(session, keys, now)
         user = await session.scalar(select(User).where(User.email == email))
     if blocked_until is not None:
         raise TooManyAttempts(blocked_until, now)
 
+    async def take_attempt() -> datetime | None:
+        async with db.transaction() as session:
+            return await throttle.take_attempt(session, keys, now)
+
+    blocked_until = await with_retries(take_attempt)
+    if blocked_until is not None:
+        raise TooManyAttempts(blocked_until, now)
+
     stored_hash = user.password_hash if user is not None else _dummy_hash()
     password_ok = await verify_password_async(stored_hash, password[: MAX_LENGTH * 4])
     if user is None or not user.active or not password_ok:
-        async with db.transaction() as session:
-            await throttle.record_failure(session, keys, now)
-            audit.record(
-                session,
-                "user.sign_in_failed",
-                actor_label="anonymous",
-                subject_type="user" if user is not None else "",
-                subject_id=user.id if user is not None else "",
-                details={"ip": ip_address, "reason": _failure_reason(user, password_ok)},
-            )
+        await with_retries(functools.partial(_audit_failure, db, user, password_ok, ip_address))
         raise WrongCredentials()
 
     new_hash = await hash_password_async(password) if needs_rehash(user.password_hash) else None
-    async with db.transaction() as session:
-        await throttle.clear(session, throttle.account_key(email))
-        if new_hash is not None:
-            await session.execute(
-                update(User).where(User.id == user.id).values(password_hash=new_hash)
+
+    async def start() -> str:
+        assert user is not None
+        async with db.transaction() as session:
+            await throttle.clear(session, throttle.account_key(email))
+            await throttle.forgive(session, throttle.address_key(ip_address))
+            if new_hash is not None:
+                await session.execute(
+                    update(User).where(User.id == user.id).values(password_hash=new_hash)
+                )
+            token = await start_session(session, user, ip_address=ip_address, user_agent=user_agent)
+            audit.record(
+                session,
+                "user.signed_in",
+                actor_user_id=user.id,
+                subject_type="user",
+                subject_id=user.id,
+                details={"ip": ip_address, "rehashed": new_hash is not None},
             )
-        token = await start_session(session, user, ip_address=ip_address, user_agent=user_agent)
+        return token
+
+    token = await with_retries(start)
+    return SignInResult(user_id=user.id, token=token, roles=user.roles)
+
+
+async def _audit_failure(
+    db: Database, user: User | None, password_ok: bool, ip_address: str
+) -> None:
+    async with db.transaction() as session:
         audit.record(
             session,
-            "user.signed_in",
-            actor_user_id=user.id,
-            subject_type="user",
-            subject_id=user.id,
-            details={"ip": ip_address, "rehashed": new_hash is not None},
+            "user.sign_in_failed",
+            actor_label="anonymous",
+            subject_type="user" if user is not None else "",
+            subject_id=user.id if user is not None else "",
+            details={"ip": ip_address, "reason": _failure_reason(user, password_ok)},
         )
-    return SignInResult(user_id=user.id, token=token, roles=user.roles)
 
 
 def _failure_reason(user: User | None, password_ok: bool) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,26 +85,55 @@ async def wait_until(session: AsyncSession, keys: list[str], now: datetime) -> d
     return latest
 
 
-async def record_failure(session: AsyncSession, keys: list[str], now: datetime) -> None:
-    for key in keys:
-        # Two first failures at once must not collide on the primary key: make sure the
-        # row exists, then lock it and count.
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        await session.execute(
-            insert(SignInThrottle)
-            .values(key=key, failures=0, last_failure_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        row = await session.scalar(
-            select(SignInThrottle)
-            .where(SignInThrottle.key == key)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert row is not None
+async def take_attempt(session: AsyncSession, keys: list[str], now: datetime) -> datetime | None:
+    """Count an attempt as a failure before its password is checked, or say until when
+    it must wait. Counting first means parallel guesses cannot all slip through the gap
+    between the check and the hash: each one locks and counts in turn, and a success
+    takes its count back (`forgive`)."""
+    rows = [await _locked_row(session, key, now) for key in keys]
+    waits = [
+        until
+        for row in rows
+        if (until := _rule(row.key).blocked_until(_live_failures(row, now), row.last_failure_at))
+        is not None
+        and until > now
+    ]
+    if waits:
+        return max(waits)
+    for row in rows:
         row.failures = _live_failures(row, now) + 1
         row.last_failure_at = now
-        row.blocked_until = _rule(key).blocked_until(row.failures, now)
+        row.blocked_until = _rule(row.key).blocked_until(row.failures, now)
+    return None
+
+
+async def forgive(session: AsyncSession, key: str) -> None:
+    """Take back the attempt `take_attempt` counted against `key` (after a success)."""
+    await session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.key == key, SignInThrottle.failures > 0)
+        .values(failures=SignInThrottle.failures - 1)
+    )
+
+
+async def _locked_row(session: AsyncSession, key: str, now: datetime) -> SignInThrottle:
+    # Two first attempts at once must not collide on the primary key: make sure the row
+    # exists, then lock it. Callers lock keys in one order (account, then address), so
+    # two attempts cannot wait on each other.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(SignInThrottle)
+        .values(key=key, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    row = await session.scalar(
+        select(SignInThrottle)
+        .where(SignInThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
 
 
 async def clear(session: AsyncSession, key: str) -> None:

@@ -26,12 +26,11 @@ from clinic.booking.taking import (
     offer_for,
     release_expired_holds,
     slot_taken,
-    with_retries,
 )
 from clinic.booking.transitions import check_transition
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
-from clinic.db import Database, is_overlap_violation
+from clinic.db import Database, is_overlap_violation, with_retries
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
 from clinic.options import get_option
 from clinic.outbox.service import enqueue

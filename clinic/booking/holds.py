@@ -26,10 +26,9 @@ from clinic.booking.taking import (
     offer_for,
     release_expired_holds,
     slot_taken,
-    with_retries,
 )
 from clinic.clock import now_utc
-from clinic.db import Database
+from clinic.db import Database, with_retries
 from clinic.errors import ClinicError
 from clinic.scheduling.availability import Slot
 

@@ -7,17 +7,14 @@ lost race is a clean "that time was just taken" with fresh alternatives, never a
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
@@ -26,19 +23,10 @@ from clinic.booking.policies import Policies
 from clinic.booking.service import day_bounds
 from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentSource, AppointmentStatus
 from clinic.db import Database, is_overlap_violation
-from clinic.errors import ClinicError, Conflict, InvalidInput
+from clinic.errors import Conflict, InvalidInput
 from clinic.scheduling.availability import Slot
 from clinic.scheduling.models import Service
 from clinic.scheduling.service import free_times
-
-log = logging.getLogger("clinic.booking")
-T = TypeVar("T")
-
-# SQLSTATEs after which the whole transaction may simply be tried again: on PostgreSQL
-# two bookings can deadlock while each waits on the other's row in a different exclusion
-# constraint (one on the therapist, one on the room).
-RETRYABLE = {"40001", "40P01"}
-ATTEMPTS = 6
 
 
 class SlotTaken(Conflict):
@@ -63,14 +51,6 @@ class SlotTaken(Conflict):
                 for s in self.alternatives
             ]
         }
-
-
-class DatabaseBusy(ClinicError):
-    status_code = 503
-    title = "Busy"
-
-    def __init__(self) -> None:
-        super().__init__("We are very busy right now. Wait a few seconds and try again.")
 
 
 @dataclass(frozen=True)
@@ -285,30 +265,3 @@ def slot_taken(offer: Offer, request: SlotRequest, *, raced: bool = True) -> Slo
     alternatives = [s for s in offer.same_day if s.start != request.start][:12]
     message = None if raced else "That time is not available. Choose another."
     return SlotTaken(alternatives, offer.zone, message)
-
-
-async def with_retries(work: Callable[[], Awaitable[T]]) -> T:
-    """Run a write transaction again after a deadlock or serialisation failure, after a
-    short random pause so that the two sides do not meet again; a database that stays
-    locked becomes a 503 rather than a 500."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return await work()
-        except DBAPIError as error:
-            # SQLite's busy timeout ran out behind other writers: queue again.
-            locked = "database is locked" in str(error.orig)
-            if not locked and _sqlstate(error) not in RETRYABLE:
-                raise
-            if attempt == ATTEMPTS:
-                raise DatabaseBusy() from error
-        log.info("retrying a booking transaction", extra={"fields": {"attempt": attempt}})
-        await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311
-    raise AssertionError("unreachable")
-
-
-def _sqlstate(error: DBAPIError) -> str | None:
-    orig = error.orig
-    state = getattr(orig, "sqlstate", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None
-    )
-    return state if isinstance(state, str) else None

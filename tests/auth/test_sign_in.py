@@ -335,3 +335,26 @@ async def test_a_disabled_user_whose_session_row_survived_is_still_refused(
         await session.execute(update(User).where(User.id == user.id).values(active=False))
     response = await http.get("/desk/", follow_redirects=True)
     assert "Your account has been disabled" in response.text
+
+
+async def test_successes_do_not_count_against_the_address(
+    db: Database, http: httpx2.AsyncClient, new_client: Callable[[], httpx2.AsyncClient]
+) -> None:
+    # A front desk where the whole team signs in from one address, all day.
+    user = await _staff(db)
+    for _ in range(throttle.ADDRESS.free_failures + 5):
+        async with new_client() as browser:
+            assert (await _attempt(browser, user.email, STAFF_PASSWORD)).status_code == 303
+    async with db.reading() as session:
+        row = await session.get(SignInThrottle, throttle.address_key("127.0.0.1"))
+    assert row is not None
+    assert row.failures == 0
+
+
+async def test_each_attempt_is_counted_before_its_password_is_checked(db: Database) -> None:
+    keys = [throttle.account_key("someone@example.com"), throttle.address_key("192.0.2.7")]
+    async with db.transaction() as session:
+        waits = [await throttle.take_attempt(session, keys, T0) for _ in range(7)]
+    free = throttle.ACCOUNT.free_failures
+    assert waits[:free] == [None] * free
+    assert waits[free:] == [T0 + timedelta(seconds=1)] * 2
