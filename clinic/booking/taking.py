@@ -84,6 +84,7 @@ async def offer_for(
                 "start": "Give the start with its offset, like 2026-12-01T09:00:00-05:00."
             },
         )
+    # The local day is one of these three whatever the zone; the engine derives only it.
     utc_day = request.start.date()
     found = await free_times(
         db,
@@ -92,6 +93,7 @@ async def offer_for(
         last_day=utc_day + timedelta(days=1),
         therapist_id=request.therapist_id,
         ignoring_appointment=ignoring_appointment,
+        only_day_of=request.start,
     )
     if found is None or not found.service.active:
         raise InvalidInput(

@@ -4,7 +4,7 @@ therapists, and free times."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -58,10 +58,13 @@ async def free_times(
     last_day: date,
     therapist_id: int | None = None,
     ignoring_appointment: int | None = None,
+    only_day_of: datetime | None = None,
 ) -> FreeTimes | None:
     """Free times for a service on local dates first_day..last_day under the clinic's
     policies, or None when the service does not exist. `ignoring_appointment` is the one
-    being moved: its own time does not count as busy."""
+    being moved: its own time does not count as busy. `only_day_of`: derive only the local
+    day holding that instant (which the caller cannot name before the zone is known; the
+    given dates must cover it)."""
     now = now_utc()
     async with db.reading() as session:
         loaded = await load_availability_input(
@@ -76,6 +79,8 @@ async def free_times(
     if loaded is None:
         return None
     policies = policies_from(loaded.policy_values)
+    if only_day_of is not None:
+        first_day = last_day = only_day_of.astimezone(loaded.zone).date()
     slots = available_slots(
         zone=loaded.zone,
         need=loaded.need,
