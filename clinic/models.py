@@ -5,6 +5,7 @@ from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRol
 from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink
 from clinic.clients.models import Client, Consent
 from clinic.db import Base
+from clinic.intake.models import AppointmentIntake, Intake
 from clinic.options import ClinicOption
 from clinic.outbox.models import OutboxMessage
 from clinic.scheduling.models import (
@@ -20,6 +21,7 @@ from clinic.staff.models import Credential, Therapist, therapist_location
 
 __all__ = [
     "Appointment",
+    "AppointmentIntake",
     "AuditEntry",
     "AuditSeal",
     "Base",
@@ -29,6 +31,7 @@ __all__ = [
     "Consent",
     "Credential",
     "IdempotencyRecord",
+    "Intake",
     "Location",
     "ManageLink",
     "OutboxMessage",

@@ -6,6 +6,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from clinic.api import bookings as api_bookings
+from clinic.api import intakes as api_intakes
 from clinic.api import openapi
 from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, therapist
@@ -24,6 +25,11 @@ def build_routes() -> list[Route | Mount]:
         Route("/logout", auth.logout, methods=["POST"], name="auth:logout"),
         Route("/desk/", desk.today, name="desk:today"),
         Route("/therapist/", therapist.today, name="therapist:today"),
+        Route(
+            "/therapist/appointments/{appointment_id:int}",
+            therapist.appointment,
+            name="therapist:appointment",
+        ),
         Route("/clinical/", clinical.review, name="clinical:review"),
         Route("/admin/", admin.users, name="admin:users"),
         Route("/admin/users/new", admin.new_user_form, methods=["GET"], name="admin:user_new"),
@@ -38,6 +44,21 @@ def build_routes() -> list[Route | Mount]:
         # The client's booking flow and manage pages (clinic/booking/pages/).
         Route("/book", booking.service_form, methods=["GET"], name="book:service"),
         Route("/book", booking.service_submit, methods=["POST"], name="book:service_submit"),
+        Route("/book/health", booking.health_question, methods=["GET"], name="book:health"),
+        Route(
+            "/book/health",
+            booking.health_question_submit,
+            methods=["POST"],
+            name="book:health_submit",
+        ),
+        Route("/book/health/form", booking.health_form, methods=["GET"], name="book:health_form"),
+        Route(
+            "/book/health/form",
+            booking.health_form_submit,
+            methods=["POST"],
+            name="book:health_form_submit",
+        ),
+        Route("/book/health/plan", booking.health_plan, methods=["GET"], name="book:health_plan"),
         Route("/book/therapist", booking.therapist_form, methods=["GET"], name="book:therapist"),
         Route(
             "/book/therapist",
@@ -88,10 +109,31 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="manage:cancel_submit",
         ),
+        Route(
+            "/manage/{token}/intake",
+            booking.manage_intake_form,
+            methods=["GET"],
+            name="manage:intake",
+        ),
+        Route(
+            "/manage/{token}/intake",
+            booking.manage_intake_submit,
+            methods=["POST"],
+            name="manage:intake_submit",
+        ),
+        Route(
+            "/manage/{token}/intake/plan",
+            booking.manage_intake_plan,
+            methods=["GET"],
+            name="manage:intake_plan",
+        ),
         Route("/api/openapi.json", openapi.openapi_json, name="api:openapi"),
         Route("/api/v1/services", api.services, name="api:services"),
         Route("/api/v1/therapists", api.therapists, name="api:therapists"),
         Route("/api/v1/availability", api.availability, name="api:availability"),
+        Route("/api/v1/intake-form", api_intakes.intake_form, name="api:intake_form"),
+        Route("/api/v1/intakes", api_intakes.create_intake, methods=["POST"], name="api:intake"),
+        Route("/api/v1/intakes/{token}", api_intakes.show_intake, name="api:intake_show"),
         Route("/api/v1/holds", api_bookings.create_hold, methods=["POST"], name="api:hold"),
         Route("/api/v1/bookings", api_bookings.create_booking, methods=["POST"], name="api:book"),
         Route("/api/v1/bookings/{token}", api_bookings.show_booking, name="api:booking"),

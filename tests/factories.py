@@ -190,3 +190,18 @@ async def sign_in_as(
     )
     assert response.status_code == 303, response.text
     return user
+
+
+async def sign_in_existing(http: httpx2.AsyncClient, db: Database, user_id: int) -> User:
+    """Sign this client in as an existing account (a seeded therapist, say): its password
+    becomes the test password first."""
+    async with db.transaction() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.password_hash = _staff_hash()
+    token = await form_token(http)
+    response = await http.post(
+        "/login", data={"email": user.email, "password": STAFF_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    return user

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -25,12 +25,14 @@ from clinic.booking.bookings import (
     book_slot,
     booking_for_token,
     cancel_by_token,
+    care_for_booking,
     reschedule_by_token,
 )
 from clinic.booking.holds import Hold, owner_key, place_hold
 from clinic.booking.statuses import AppointmentSource
 from clinic.booking.taking import SlotRequest
 from clinic.errors import ClinicError, InvalidInput
+from clinic.intake.models import IntakeState
 from clinic.web.context import db_of, settings_of
 from clinic.web.errors import ProblemResponse
 
@@ -57,6 +59,24 @@ class ClientIn(Strict):
     phone: str = Field(min_length=1, max_length=40)
 
 
+YesNo = Literal["yes", "no"]
+INTAKE_TOKEN = Field(
+    default=None,
+    min_length=10,
+    max_length=100,
+    description="From POST /api/v1/intakes: only therapists and rooms the plan allows.",
+)
+CANCER_HISTORY = Field(
+    default=None,
+    description="The gate question without an intake: 'Have you ever had cancer, or are you"
+    " being treated for it now?'. yes: only oncology-trained therapists.",
+)
+
+
+def yes_no(answer: YesNo | None) -> bool | None:
+    return None if answer is None else answer == "yes"
+
+
 class HoldIn(Strict):
     service_id: int = Field(ge=1)
     start: AwareDatetime
@@ -64,6 +84,8 @@ class HoldIn(Strict):
     email: str | None = Field(
         default=None, max_length=254, description="Replaces this email's earlier hold."
     )
+    intake_token: str | None = INTAKE_TOKEN
+    cancer_history: YesNo | None = CANCER_HISTORY
 
 
 class BookingIn(Strict):
@@ -72,6 +94,8 @@ class BookingIn(Strict):
     therapist_id: int | None = Field(default=None, ge=1)
     start: AwareDatetime | None = None
     client: ClientIn
+    intake_token: str | None = INTAKE_TOKEN
+    cancer_history: YesNo | None = CANCER_HISTORY
 
 
 class RescheduleIn(Strict):
@@ -166,7 +190,8 @@ def hold_json(hold: Hold, zone: Any) -> dict[str, Any]:
     }
 
 
-def booked_json(booked: Booked, zone: Any) -> dict[str, Any]:
+def booked_json(booked: Booked, zone: Any, base_url: str) -> dict[str, Any]:
+    missing = booked.intake is IntakeState.MISSING
     return {
         "id": booked.appointment_id,
         "status": booked.status.value,
@@ -175,6 +200,9 @@ def booked_json(booked: Booked, zone: Any) -> dict[str, Any]:
         "end": _iso(booked.end, zone),
         "therapist_id": booked.therapist_id,
         "room_id": booked.room_id,
+        "intake": booked.intake.value,
+        # Booked without an intake: the client fills it in here (the email says so too).
+        "intake_url": f"{base_url}/manage/{booked.manage_token}/intake" if missing else None,
     }
 
 
@@ -213,9 +241,17 @@ async def create_hold(request: Request) -> Response:
     async def work() -> Answer:
         data = _parse(HoldIn, body)
         settings = settings_of(request)
+        db = db_of(request)
+        care = await care_for_booking(
+            db,
+            intake_token=data.intake_token,
+            cancer_history=yes_no(data.cancer_history),
+            email=data.email or "",
+            start=data.start,
+        )
         hold = await place_hold(
-            db_of(request),
-            SlotRequest(data.service_id, data.start, data.therapist_id),
+            db,
+            SlotRequest(data.service_id, data.start, data.therapist_id, care.need),
             owner=owner_key("email", data.email) if data.email else None,
             address=_address(request),
             source=AppointmentSource.API,
@@ -239,7 +275,13 @@ async def create_booking(request: Request) -> Response:
                     "Give either a hold_token, or a service_id and start: not both.",
                     field_errors={"hold_token": "Leave out service_id, therapist_id and start."},
                 )
-            booked = await book_from_hold(db, hold_token=data.hold_token, client=client)
+            booked = await book_from_hold(
+                db,
+                hold_token=data.hold_token,
+                client=client,
+                intake_token=data.intake_token,
+                cancer_history=yes_no(data.cancer_history),
+            )
         else:
             if data.service_id is None or data.start is None:
                 required = "This field is required without a hold_token."
@@ -257,8 +299,10 @@ async def create_booking(request: Request) -> Response:
                 client=client,
                 source=AppointmentSource.API,
                 currency=settings_of(request).currency,
+                intake_token=data.intake_token,
+                cancer_history=yes_no(data.cancer_history),
             )
-        return 201, booked_json(booked, ZoneInfo(booked.timezone))
+        return 201, booked_json(booked, ZoneInfo(booked.timezone), settings_of(request).base_url)
 
     return _respond(*await _once(request, "POST /api/v1/bookings", body, work))
 

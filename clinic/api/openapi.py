@@ -12,19 +12,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from clinic.api.bookings import BookingIn, CancelIn, HoldIn, RescheduleIn
+from clinic.api.intakes import IntakeIn
 from clinic.api.schemas import (
     Availability,
     BookedOut,
     BookingOut,
     HoldOut,
+    IntakeOut,
+    IntakeSigned,
     Problem,
     ServiceList,
     TherapistList,
 )
 
 MODELS: tuple[type[BaseModel], ...] = (ServiceList, TherapistList, Availability, Problem)
-RESPONSES: tuple[type[BaseModel], ...] = (HoldOut, BookedOut, BookingOut)
-REQUESTS: tuple[type[BaseModel], ...] = (HoldIn, BookingIn, RescheduleIn, CancelIn)
+RESPONSES: tuple[type[BaseModel], ...] = (HoldOut, BookedOut, BookingOut, IntakeSigned, IntakeOut)
+REQUESTS: tuple[type[BaseModel], ...] = (HoldIn, BookingIn, RescheduleIn, CancelIn, IntakeIn)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -74,6 +77,19 @@ AVAILABILITY_PARAMETERS = [
         "therapist_id",
         "Only this therapist's times.",
         {"type": "integer", "minimum": 1},
+        required=False,
+    ),
+    _query(
+        "intake_token",
+        "From POST /api/v1/intakes: only the therapists and rooms the client's plan allows.",
+        {"type": "string", "minLength": 10, "maxLength": 100},
+        required=False,
+    ),
+    _query(
+        "cancer_history",
+        "Without an intake, the answer to 'Have you ever had cancer, or are you being "
+        "treated for it now?': yes offers only oncology-trained therapists.",
+        {"type": "string", "enum": ["yes", "no"]},
         required=False,
     ),
 ]
@@ -175,7 +191,49 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+INTAKE_TOKEN = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "The intake token returned when the intake was signed.",
+    "schema": {"type": "string", "minLength": 1},
+}
+
 BOOKING_PATHS: dict[str, Any] = {
+    "/api/v1/intake-form": {
+        "get": {
+            "operationId": "getIntakeForm",
+            "summary": "The current intake form definition (questions by id, as data)",
+            "responses": {
+                "200": {
+                    "description": "The form definition with its content hash.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/v1/intakes": {
+        "post": {
+            "operationId": "signIntake",
+            "summary": "Sign a health intake; get its token and the plan in plain words",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": _body(IntakeIn),
+            "responses": {
+                "201": _json(IntakeSigned, "Signed."),
+                **WRITE_ERRORS,
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/v1/intakes/{token}": {
+        "get": {
+            "operationId": "getIntake",
+            "summary": "The client's own answers and plan",
+            "parameters": [INTAKE_TOKEN],
+            "responses": {"200": _json(IntakeOut, "The intake."), **COMMON_ERRORS},
+        }
+    },
     "/api/v1/holds": {
         "post": {
             "operationId": "createHold",

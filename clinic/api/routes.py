@@ -11,8 +11,10 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from clinic.booking.taking import over_session_cap
 from clinic.clock import today_in
 from clinic.errors import InvalidInput
+from clinic.intake.service import listing_care
 from clinic.scheduling.service import free_times, public_services, public_therapists
 from clinic.web.context import db_of, settings_of
 
@@ -70,15 +72,26 @@ class AvailabilityQuery:
     first_day: date
     last_day: date
     therapist_id: int | None
+    intake_token: str | None = None
+    cancer_history: bool | None = None
 
 
 def parse_availability_query(params: QueryParams, *, today: date) -> AvailabilityQuery:
     """Check every parameter and report all problems at once."""
     errors: dict[str, str] = {}
-    known = {"service_id", "from", "to", "therapist_id"}
+    known = {"service_id", "from", "to", "therapist_id", "intake_token", "cancer_history"}
     for name in params:
         if name not in known:
-            errors[name] = f"Unknown parameter {name!r}. Use service_id, from, to and therapist_id."
+            errors[name] = (
+                f"Unknown parameter {name!r}. Use service_id, from, to, therapist_id,"
+                " intake_token and cancer_history."
+            )
+    intake_token = _one(params, "intake_token", errors)
+    if intake_token is not None and not 10 <= len(intake_token) <= 100:
+        errors["intake_token"] = "Give the intake_token POST /api/v1/intakes returned."  # noqa: S105
+    cancer_history = _one(params, "cancer_history", errors)
+    if cancer_history not in (None, "yes", "no"):
+        errors["cancer_history"] = "Answer cancer_history with yes or no."
     service_id = _id(params, "service_id", errors, required=True)
     therapist_id = _id(params, "therapist_id", errors, required=False)
     first = _date(params, "from", errors)
@@ -92,7 +105,22 @@ def parse_availability_query(params: QueryParams, *, today: date) -> Availabilit
             errors["to"] = f"Ask for at most {MAX_RANGE_DAYS} days at a time."
     if errors or service_id is None or first is None or last is None:
         raise InvalidInput("Some query parameters are not right.", field_errors=errors)
-    return AvailabilityQuery(service_id, first, last, therapist_id)
+    return AvailabilityQuery(
+        service_id,
+        first,
+        last,
+        therapist_id,
+        intake_token,
+        None if cancer_history is None else cancer_history == "yes",
+    )
+
+
+def _one(params: QueryParams, name: str, errors: dict[str, str]) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        errors[name] = f"Give {name} once."
+        return None
+    return values[0] if values else None
 
 
 def _id(params: QueryParams, name: str, errors: dict[str, str], *, required: bool) -> int | None:
@@ -125,12 +153,18 @@ def _date(params: QueryParams, name: str, errors: dict[str, str]) -> date | None
 async def availability(request: Request) -> Response:
     today = today_in(settings_of(request).zone)
     query = parse_availability_query(request.query_params, today=today)
+    db = db_of(request)
+    async with db.reading() as session:
+        care = await listing_care(
+            session, intake_token=query.intake_token, cancer_history=query.cancer_history
+        )
     found = await free_times(
-        db_of(request),
+        db,
         service_id=query.service_id,
         first_day=query.first_day,
         last_day=query.last_day,
         therapist_id=query.therapist_id,
+        care=care,
     )
     if found is None or not found.service.bookable_online:
         raise InvalidInput(
@@ -144,6 +178,8 @@ async def availability(request: Request) -> Response:
             "Some query parameters are not right.",
             field_errors={"therapist_id": "No active therapist with that id offers this service."},
         )
+    if found.over_session_cap and care is not None:
+        raise over_session_cap(care)
     window = found.policies.booking_window_days
     if query.last_day > today + timedelta(days=window):
         last_bookable = (today + timedelta(days=window)).isoformat()

@@ -93,6 +93,13 @@ class BookedOut(BaseModel):
     end: str = Field(json_schema_extra={"format": "date-time"})
     therapist_id: int
     room_id: int | None
+    intake: str = Field(
+        description="complete: planned from a signed intake; missing: booked without one.",
+        examples=["complete"],
+    )
+    intake_url: str | None = Field(
+        description="Where the client fills in their health form when it is missing."
+    )
 
 
 class NamedService(BaseModel):
@@ -130,3 +137,47 @@ class BookingOut(BaseModel):
     fee: Money = Field(description="The fee charged when it was cancelled or missed.")
     cancellation: CancellationOut
     can_change: bool
+
+
+class ClientPlan(BaseModel):
+    """The part of a care plan a client may see, in plain words."""
+
+    can_book: bool
+    booking: str = Field(description="Whether and how the client can book now.")
+    adaptations: list[str] = Field(description="What the therapist will adapt.")
+    therapists: str | None = Field(description="Which therapists will be offered.")
+    clearance: str = Field(examples=["none", "advised", "required"])
+    clearance_message: str | None
+
+
+class FormVersion(BaseModel):
+    version: str
+    hash: str = Field(description="sha256 of the form definition the answers were given to.")
+
+
+class IntakeSigned(BaseModel):
+    intake_token: str = Field(
+        description="The client's key to their answers; pass it to availability, holds and"
+        " bookings. Shown once: keep it secret."
+    )
+    form: FormVersion
+    plan: ClientPlan
+
+
+class ReadableItem(BaseModel):
+    label: str
+    text: str
+
+
+class ReadableSection(BaseModel):
+    title: str
+    items: list[ReadableItem]
+
+
+class IntakeOut(BaseModel):
+    form: FormVersion
+    signed_by: str
+    signed_at: str = Field(json_schema_extra={"format": "date-time"})
+    answers: dict[str, object] = Field(description="Answers by question id, as given.")
+    readable: list[ReadableSection]
+    plan: ClientPlan

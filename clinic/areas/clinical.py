@@ -12,6 +12,8 @@ from clinic.auth.web import requires
 from clinic.booking.service import visits_between
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clock import now_utc
+from clinic.intake.models import IntakeState
+from clinic.intake.service import review_reasons_of
 from clinic.web.context import db_of, settings_of, templates_of
 
 REVIEW_HORIZON = timedelta(days=60)
@@ -24,6 +26,16 @@ async def review(request: Request) -> Response:
         waiting = await visits_between(
             session, now, now + REVIEW_HORIZON, statuses=(AppointmentStatus.PENDING_CLEARANCE,)
         )
+        upcoming = await visits_between(session, now, now + REVIEW_HORIZON)
+        in_review = [v for v in upcoming if v.intake_state is IntakeState.REVIEW]
+        reasons = await review_reasons_of(session, [v.appointment_id for v in in_review])
     return templates_of(request).TemplateResponse(
-        request, "clinical/review.html", {"waiting": waiting, "zone": settings_of(request).zone}
+        request,
+        "clinical/review.html",
+        {
+            "waiting": waiting,
+            "in_review": in_review,
+            "reasons": reasons,
+            "zone": settings_of(request).zone,
+        },
     )

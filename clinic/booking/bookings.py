@@ -4,8 +4,11 @@ client's manage link shows it, moves it atomically and cancels it under the poli
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +35,26 @@ from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
 from clinic.db import Database, is_overlap_violation, with_retries
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
+from clinic.intake.models import IntakeState
+from clinic.intake.plan import CarePlan
+from clinic.intake.service import (
+    BookingCare,
+    Signature,
+    UnknownIntake,
+    add_intake,
+    attach_to_appointment,
+    booking_care,
+    care_for_appointment,
+    check_submission,
+    current_intake,
+    fit_problems,
+    intake_by_token,
+    link_booking,
+    location_zone,
+    plan_for,
+    record_contact_consent,
+    replan,
+)
 from clinic.options import get_option
 from clinic.outbox.service import enqueue
 from clinic.scheduling.models import Location, Room, Service
@@ -81,6 +104,16 @@ class HoldGone(ClinicError):
         )
 
 
+class HoldDoesNotFit(Conflict):
+    title = "That time does not fit your health form"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The time you held is with a therapist or room your health form does not match. "
+            "Choose a time again: we will show only times that fit."
+        )
+
+
 @dataclass(frozen=True)
 class Booked:
     appointment_id: int
@@ -91,6 +124,32 @@ class Booked:
     therapist_id: int
     room_id: int | None
     timezone: str
+    intake: IntakeState
+
+
+async def care_for_booking(
+    db: Database,
+    *,
+    intake_token: str | None,
+    cancer_history: bool | None,
+    email: str,
+    start: datetime,
+) -> BookingCare:
+    """The intake named by its token, else the client's current one (by email), else the
+    gate answer alone; screened for a visit at `start`."""
+    now = now_utc()
+    async with db.reading() as session:
+        zone = await location_zone(session)
+        if intake_token:
+            intake = await intake_by_token(session, intake_token)
+            if intake is None:
+                raise UnknownIntake()
+        else:
+            client_id = await session.scalar(
+                select(Client.id).where(Client.email == normalise_email(email))
+            )
+            intake = await current_intake(session, client_id, now) if client_id else None
+    return booking_care(intake, cancer_history, now=now, zone=zone, start=start)
 
 
 def _check_client(client: ClientDetails) -> None:
@@ -142,10 +201,33 @@ async def _after_booking(
     return token
 
 
-async def book_from_hold(db: Database, *, hold_token: str, client: ClientDetails) -> Booked:
+async def book_from_hold(
+    db: Database,
+    *,
+    hold_token: str,
+    client: ClientDetails,
+    intake_token: str | None = None,
+    cancer_history: bool | None = None,
+) -> Booked:
     """Turn a hold into a booking. A hold past its expiry still works while nobody else
-    has taken its time; once released, it is taken back only if the time is still free."""
+    has taken its time; once released, it is taken back only if the time is still free.
+    The held therapist and room must fit the client's care plan."""
     _check_client(client)
+    async with db.reading() as session:
+        held_start = await session.scalar(
+            select(Appointment.starts_at).where(
+                Appointment.hold_token_hash == token_hash(hold_token)
+            )
+        )
+    if held_start is None:
+        raise HoldGone()
+    care = await care_for_booking(
+        db,
+        intake_token=intake_token,
+        cancer_history=cancer_history,
+        email=client.email,
+        start=held_start,
+    )
 
     async def attempt() -> Booked:
         now = now_utc()
@@ -160,12 +242,18 @@ async def book_from_hold(db: Database, *, hold_token: str, client: ClientDetails
                 AppointmentStatus.EXPIRED,
             ):
                 raise HoldGone()
+            timezone = await session.scalar(
+                select(Location.timezone).where(Location.id == appointment.location_id)
+            )
+            zone = ZoneInfo(timezone or "UTC")
+            if care.plan is not None and await fit_problems(session, appointment, care.plan, zone):
+                raise HoldDoesNotFit()
             client_id = await _client_id(session, client)
-            check_transition(appointment.status, AppointmentStatus.CONFIRMED)
+            check_transition(appointment.status, care.status)
             try:
                 async with session.begin_nested():
                     appointment.client_id = client_id
-                    appointment.status = AppointmentStatus.CONFIRMED
+                    appointment.status = care.status
                     appointment.hold_token_hash = None
                     appointment.hold_expires_at = None
                     appointment.hold_owner = None
@@ -174,11 +262,9 @@ async def book_from_hold(db: Database, *, hold_token: str, client: ClientDetails
                 if is_overlap_violation(refused):
                     raise HoldGone() from refused
                 raise
+            await link_booking(session, appointment, care, client_id, now)
             token = await _after_booking(session, appointment, client_id, now)
-            timezone = await session.scalar(
-                select(Location.timezone).where(Location.id == appointment.location_id)
-            )
-        return _booked(appointment, token, timezone or "UTC")
+        return _booked(appointment, token, zone.key, care)
 
     return await with_retries(attempt)
 
@@ -191,10 +277,21 @@ async def book_slot(
     source: AppointmentSource,
     currency: str,
     created_by_user_id: int | None = None,
+    intake_token: str | None = None,
+    cancer_history: bool | None = None,
 ) -> Booked:
     """Book a time in one step (the API, the desk): the same path as a hold, confirmed at
-    once, with "anyone suitable" trying each candidate in order."""
+    once, with "anyone suitable" trying each candidate in order. The client's intake (by
+    token, or their current one), or else their gate answer, decides who may treat them."""
     _check_client(client)
+    care = await care_for_booking(
+        db,
+        intake_token=intake_token,
+        cancer_history=cancer_history,
+        email=client.email,
+        start=request.start,
+    )
+    request = replace(request, care=care.need)
     offer = await offer_for(db, request)
     if not offer.candidates:
         raise slot_taken(offer, request, raced=False)
@@ -211,7 +308,7 @@ async def book_slot(
                     offer,
                     slot,
                     client_id=client_id,
-                    status=AppointmentStatus.CONFIRMED,
+                    status=care.status,
                     source=source,
                     currency=currency,
                     chosen=request.therapist_id is not None,
@@ -220,14 +317,16 @@ async def book_slot(
             )
             if booked is None:
                 raise slot_taken(offer, request)
+            await link_booking(session, booked, care, client_id, now)
             token = await _after_booking(session, booked, client_id, now)
-        return _booked(booked, token, offer.zone.key)
+        return _booked(booked, token, offer.zone.key, care)
 
     return await with_retries(attempt)
 
 
-def _booked(appointment: Appointment, token: str, timezone: str) -> Booked:
+def _booked(appointment: Appointment, token: str, timezone: str, care: BookingCare) -> Booked:
     return Booked(
+        intake=IntakeState.COMPLETE if care.plan is not None else IntakeState.MISSING,
         appointment_id=appointment.id,
         status=appointment.status,
         manage_token=token,
@@ -288,6 +387,44 @@ async def _appointment_for_token(session: AsyncSession, token: str) -> Appointme
             "call the clinic and we will help."
         )
     return appointment
+
+
+@dataclass(frozen=True)
+class IntakeReceived:
+    intake_token: str  # the client's key to read their answers back
+    state: IntakeState
+    plan: CarePlan
+
+
+async def intake_for_booking(
+    db: Database, manage_token: str, answers: Mapping[str, Any], signature: Signature
+) -> IntakeReceived:
+    """A health form filled in after booking, through the booking's manage link: a new
+    signed intake for the booking's client, and the visit planned from it (or sent to
+    review when it asks more than what was booked)."""
+    definition, cleaned = check_submission(answers, signature)
+
+    async def attempt() -> IntakeReceived:
+        now = now_utc()
+        async with db.transaction() as session:
+            appointment = await _appointment_for_token(session, manage_token)
+            if appointment.status not in (
+                AppointmentStatus.CONFIRMED,
+                AppointmentStatus.PENDING_CLEARANCE,
+            ):
+                raise Conflict("This appointment is no longer booked, so its form is closed.")
+            assert appointment.client_id is not None
+            intake, token = add_intake(
+                session, definition, cleaned, signature, now=now, client_id=appointment.client_id
+            )
+            await session.flush()
+            record_contact_consent(session, intake, appointment.client_id, now)
+            zone = await location_zone(session)
+            link = await attach_to_appointment(session, appointment, intake, now=now, zone=zone)
+            plan = plan_for(intake, now=now, zone=zone, visit_start=appointment.starts_at)
+        return IntakeReceived(token, link.state, plan)
+
+    return await with_retries(attempt)
 
 
 async def booking_for_token(db: Database, token: str) -> BookingView:
@@ -460,17 +597,23 @@ async def reschedule_appointment(
     original untouched."""
     async with db.reading() as session:
         current = await session.get(Appointment, appointment_id)
-    if current is None:
-        raise NotFound("There is no such appointment.")
-    if current.status not in (AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_CLEARANCE):
-        raise Conflict("Only a booked appointment can be moved.")
+        if current is None:
+            raise NotFound("There is no such appointment.")
+        if current.status not in (
+            AppointmentStatus.CONFIRMED,
+            AppointmentStatus.PENDING_CLEARANCE,
+        ):
+            raise Conflict("Only a booked appointment can be moved.")
+        care = await care_for_appointment(session, appointment_id, start=start, now=now_utc())
     # Keep the therapist unless the client chose "anyone suitable" or names another.
     wanted = (
         therapist_id
         if therapist_id is not None
         else (current.therapist_id if current.therapist_chosen else None)
     )
-    request = SlotRequest(service_id=current.service_id, start=start, therapist_id=wanted)
+    request = SlotRequest(
+        service_id=current.service_id, start=start, therapist_id=wanted, care=care.need
+    )
     offer = await offer_for(db, request, ignoring_appointment=appointment_id)
     if not offer.candidates:
         raise slot_taken(offer, request, raced=False)
@@ -506,6 +649,7 @@ async def reschedule_appointment(
                     continue
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
                     raise Conflict("This appointment was changed just now. Reload and try again.")
+                await replan(session, appointment_id, care)
                 audit.record(
                     session,
                     "appointment.rescheduled",
@@ -539,6 +683,7 @@ __all__ = [
     "booking_for_token",
     "cancel_appointment",
     "cancel_by_token",
+    "intake_for_booking",
     "reschedule_appointment",
     "reschedule_by_token",
     "revoke_manage_links",

@@ -18,9 +18,10 @@ from clinic.api.idempotency import forget_expired
 from clinic.booking.holds import expire_holds, token_hash
 from clinic.booking.models import Appointment, ManageLink
 from clinic.booking.policies import cancellation_terms, policies_from
-from clinic.booking.statuses import CancelledBy
+from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clients.models import Client
 from clinic.clock import now_utc
+from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.options import get_option
 from clinic.outbox.models import OutboxMessage
 from clinic.outbox.registry import HandlerContext, handles, periodic
@@ -54,6 +55,11 @@ async def _email_context(
         if token is not None:
             session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
         policies = policies_from(await get_option(session, "booking.policies"))
+        intake_state = await session.scalar(
+            select(AppointmentIntake.state).where(
+                AppointmentIntake.appointment_id == appointment.id
+            )
+        )
     zone = ZoneInfo(location.timezone)
     terms = cancellation_terms(
         policies,
@@ -83,6 +89,12 @@ async def _email_context(
             f"{clock_time(terms.free_until, zone)} on {long_date(terms.free_until, zone)}"
         ),
         "manage_url": f"{ctx.settings.base_url}/manage/{token}" if token else None,
+        "intake_url": (
+            f"{ctx.settings.base_url}/manage/{token}/intake"
+            if token and intake_state is IntakeState.MISSING
+            else None
+        ),
+        "pending": appointment.status is AppointmentStatus.PENDING_CLEARANCE,
         "needs_rebooking": appointment.needs_rebooking,
     }
 

@@ -1,4 +1,5 @@
-"""Read models of appointments for the staff pages. Nothing clinical is selected here."""
+"""Read models of appointments for the staff pages. Nothing clinical is selected here: of
+the intake, only its flags (missing, complete, review; modifications required)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client
+from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.scheduling.models import Room, Service
 from clinic.staff.models import Therapist
 
@@ -30,6 +32,9 @@ class ScheduledVisit:
     service_name: str
     duration_minutes: int
     room_name: str | None
+    # None: booked before intakes existed.
+    intake_state: IntakeState | None = None
+    modifications: bool = False
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -57,11 +62,20 @@ async def visits_between(
     statuses: tuple[AppointmentStatus, ...] | None = None,
 ) -> list[ScheduledVisit]:
     query = (
-        select(Appointment, Therapist.display_name, Client.name, Service, Room.name)
+        select(
+            Appointment,
+            Therapist.display_name,
+            Client.name,
+            Service,
+            Room.name,
+            AppointmentIntake.state,
+            AppointmentIntake.modifications,
+        )
         .join(Therapist, Therapist.id == Appointment.therapist_id)
         .join(Client, Client.id == Appointment.client_id)
         .join(Service, Service.id == Appointment.service_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
+        .outerjoin(AppointmentIntake, AppointmentIntake.appointment_id == Appointment.id)
         .where(Appointment.starts_at < end, Appointment.ends_at > start)
         .order_by(Appointment.starts_at, Therapist.display_name)
     )
@@ -84,8 +98,18 @@ async def visits_between(
             service_name=service.name,
             duration_minutes=service.duration_minutes,
             room_name=room_name,
+            intake_state=intake_state,
+            modifications=bool(modifications),
         )
-        for appointment, therapist_name, client_name, service, room_name in rows
+        for (
+            appointment,
+            therapist_name,
+            client_name,
+            service,
+            room_name,
+            intake_state,
+            modifications,
+        ) in rows
     ]
 
 

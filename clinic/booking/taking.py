@@ -24,7 +24,7 @@ from clinic.booking.service import day_bounds
 from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentSource, AppointmentStatus
 from clinic.db import Database, is_overlap_violation
 from clinic.errors import Conflict, InvalidInput
-from clinic.scheduling.availability import Slot
+from clinic.scheduling.availability import CareNeed, Slot
 from clinic.scheduling.models import Service
 from clinic.scheduling.service import free_times
 
@@ -59,6 +59,8 @@ class SlotRequest:
     start: datetime
     # None: "anyone suitable", the clinic chooses.
     therapist_id: int | None = None
+    # What the client's care plan (or their gate answer) adds: matched therapists and rooms.
+    care: CareNeed | None = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,15 @@ async def offer_for(
         therapist_id=request.therapist_id,
         ignoring_appointment=ignoring_appointment,
         only_day_of=request.start,
+        care=request.care,
     )
     if found is None or not found.service.active:
         raise InvalidInput(
             "That service cannot be booked.",
             field_errors={"service_id": "There is no service with that id that can be booked."},
         )
+    if found.over_session_cap and request.care is not None:
+        raise over_session_cap(request.care)
     if request.therapist_id is not None and request.therapist_id not in found.therapist_ids:
         raise InvalidInput(
             "That therapist does not offer this service.",
@@ -267,3 +272,13 @@ def slot_taken(offer: Offer, request: SlotRequest, *, raced: bool = True) -> Slo
     alternatives = [s for s in offer.same_day if s.start != request.start][:12]
     message = None if raced else "That time is not available. Choose another."
     return SlotTaken(alternatives, offer.zone, message)
+
+
+def over_session_cap(care: CareNeed) -> InvalidInput:
+    return InvalidInput(
+        "That service is longer than your care plan allows.",
+        field_errors={
+            "service_id": f"Your care plan limits sessions to {care.session_cap_minutes} minutes."
+            " Choose a shorter service."
+        },
+    )

@@ -351,7 +351,9 @@ def _counts(o: Oncology, c: Context) -> list[Finding]:
                     action=Action.HOLD if held else Action.ALLOW_FLAG,
                 )
             )
-    if n is not None and (n.reported_low or n.infection_precautions or n.anc is not None):
+    # A count in the normal range is no finding (neutropenia is ANC < 1,500/µL, S33).
+    low_count = n is not None and n.anc is not None and n.anc < r.neutropenia_below
+    if n is not None and (n.reported_low or n.infection_precautions or low_count):
         severe = n.infection_precautions or (
             n.anc is not None and n.anc < r.severe_neutropenia_below
         )

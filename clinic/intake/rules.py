@@ -28,6 +28,7 @@ class ScreeningRules:
     platelets_normal_from: int = 150_000  # row 15 context: normal 150,000-400,000
     platelet_count_valid_days: int = 14  # older counts count as unknown
     unknown_platelets_in_chemo_required: bool = True  # row 15 (PRODUCT)
+    neutropenia_below: int = 1_500  # row 16 context: ASCO/IDSA grading (S33)
     severe_neutropenia_below: int = 500  # row 16
     neutropenia_clearance_required: bool = True  # row 16 (PRODUCT)
     clot_clearance_required: bool = True  # row 18 (PRODUCT)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,31 @@ class Need:
     min_oncology_level: int | None = None
     lymphedema: bool = False
     room_attributes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CareNeed:
+    """What a client's care plan adds to a visit's needs (clinic/intake): the therapist's
+    minimum oncology level, a lymphedema credential, room attributes, and a cap on the
+    session's length."""
+
+    min_oncology_level: int | None = None
+    lymphedema: bool = False
+    room_attributes: frozenset[str] = frozenset()
+    session_cap_minutes: int | None = None
+
+    def tighten(self, need: Need) -> Need:
+        levels = [lv for lv in (need.min_oncology_level, self.min_oncology_level) if lv is not None]
+        return replace(
+            need,
+            min_oncology_level=max(levels) if levels else None,
+            lymphedema=need.lymphedema or self.lymphedema,
+            room_attributes=need.room_attributes | self.room_attributes,
+        )
+
+    def allows(self, duration: timedelta) -> bool:
+        cap = self.session_cap_minutes
+        return cap is None or duration <= timedelta(minutes=cap)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic.booking.policies import Policies, policies_from
 from clinic.clock import now_utc
 from clinic.db import Database
-from clinic.scheduling.availability import Slot, available_slots, rooms_in_preference_order
+from clinic.scheduling.availability import (
+    CareNeed,
+    Slot,
+    available_slots,
+    rooms_in_preference_order,
+)
 from clinic.scheduling.loading import load_availability_input
 from clinic.scheduling.models import Location, Service, service_therapist
 from clinic.staff.credentials import CredentialFacts, Qualification, qualification_on
@@ -48,6 +53,8 @@ class FreeTimes:
     # moment ago may still get another.
     room_order: tuple[int, ...]
     slots: list[Slot]
+    # The service is longer than the care plan's session cap: no times, say why.
+    over_session_cap: bool = False
 
 
 async def free_times(
@@ -59,12 +66,14 @@ async def free_times(
     therapist_id: int | None = None,
     ignoring_appointment: int | None = None,
     only_day_of: datetime | None = None,
+    care: CareNeed | None = None,
 ) -> FreeTimes | None:
     """Free times for a service on local dates first_day..last_day under the clinic's
     policies, or None when the service does not exist. `ignoring_appointment` is the one
     being moved: its own time does not count as busy. `only_day_of`: derive only the local
     day holding that instant (which the caller cannot name before the zone is known; the
-    given dates must cover it)."""
+    given dates must cover it). `care`: the client's care plan narrows the therapists and
+    rooms offered; a service longer than the plan's session cap has no free times."""
     now = now_utc()
     async with db.reading() as session:
         loaded = await load_availability_input(
@@ -81,16 +90,22 @@ async def free_times(
     policies = policies_from(loaded.policy_values)
     if only_day_of is not None:
         first_day = last_day = only_day_of.astimezone(loaded.zone).date()
-    slots = available_slots(
-        zone=loaded.zone,
-        need=loaded.need,
-        therapists=loaded.therapists,
-        rooms=loaded.rooms,
-        closures=loaded.closures,
-        first_day=first_day,
-        last_day=last_day,
-        now=now,
-        rules=policies.booking_rules(),
+    need = care.tighten(loaded.need) if care is not None else loaded.need
+    capped = care is not None and not care.allows(loaded.need.duration)
+    slots = (
+        []
+        if capped
+        else available_slots(
+            zone=loaded.zone,
+            need=need,
+            therapists=loaded.therapists,
+            rooms=loaded.rooms,
+            closures=loaded.closures,
+            first_day=first_day,
+            last_day=last_day,
+            now=now,
+            rules=policies.booking_rules(),
+        )
     )
     return FreeTimes(
         zone=loaded.zone,
@@ -98,8 +113,9 @@ async def free_times(
         service=loaded.service,
         therapist_ids=frozenset(t.therapist_id for t in loaded.therapists),
         policies=policies,
-        room_order=tuple(rooms_in_preference_order(loaded.rooms, loaded.need)),
+        room_order=tuple(rooms_in_preference_order(loaded.rooms, need)),
         slots=slots,
+        over_session_cap=capped,
     )
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from clinic.dates import day_month_year
 from clinic.staff.models import CredentialKind
 
 __all__ = [
@@ -40,20 +41,6 @@ __all__ = [
     "qualification_on",
 ]
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 _ONCOLOGY_EDUCATION = frozenset(
     {
@@ -119,7 +106,7 @@ class Qualification:
 
 def format_date(day: date) -> str:
     """``1 November 2026``: no leading zero, English month names, no locale."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return day_month_year(day)
 
 
 def _years_before(day: date, years: int) -> date:

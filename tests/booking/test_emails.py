@@ -20,6 +20,7 @@ from clinic.db import Database
 from clinic.settings import Settings
 from clinic.worker import build_worker
 from tests.booking.conftest import CLIENT, NOW, free_slots, service_id
+from tests.intake.answers_factory import signed
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -99,3 +100,37 @@ async def test_the_worker_releases_expired_holds(
             )
         )
     assert status is AppointmentStatus.EXPIRED
+
+
+async def test_a_booking_without_a_health_form_emails_the_link_to_fill_it_in(
+    seeded: Database, http: httpx2.AsyncClient, settings: Settings
+) -> None:
+    service = await service_id(seeded)
+    slots = await free_slots(http, service)
+    without = await http.post(
+        "/api/v1/bookings",
+        json={"service_id": service, "start": slots[0]["start"], "client": CLIENT},
+    )
+    intake_token = (await http.post("/api/v1/intakes", json=signed(False))).json()["intake_token"]
+    other = {**CLIENT, "email": "second.client@example.com"}
+    with_form = await http.post(
+        "/api/v1/bookings",
+        json={
+            "service_id": service,
+            "start": slots[-1]["start"],
+            "client": other,
+            "intake_token": intake_token,
+        },
+    )
+    assert without.status_code == with_form.status_code == 201
+    await build_worker(seeded, settings).run_once()
+    by_recipient = {m["To"]: m for m in _mail(settings.var_dir / "mail")}
+    asked = by_recipient[CLIENT["email"]].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    not_asked = by_recipient[other["email"]].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    form_link = next(
+        line.strip() for line in asked.splitlines() if line.strip().endswith("/intake")
+    )
+    assert "health form" in asked
+    assert "/intake" not in not_asked
+    page = await http.get(form_link.replace(settings.base_url, ""))
+    assert page.status_code == 200

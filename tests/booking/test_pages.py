@@ -21,6 +21,7 @@ from clinic.db import Database
 from clinic.staff.models import Therapist
 from clinic.web.formatting import clock_time
 from tests.booking.conftest import CLIENT, free_slots, service_id
+from tests.booking.test_health_pages import answers
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -142,13 +143,29 @@ class Walk:
     responses: dict[str, httpx2.Response] = field(default_factory=dict)
 
 
+async def through_health(http: httpx2.AsyncClient, walk: Walk, health_url: str) -> str:
+    """The health step as a client with nothing to report: "no" to the gate, "no" to every
+    required question of the form, signed; returns the therapist step's address."""
+    walk.pages["health"] = await get_page(http, health_url)
+    form_url = see_other(await submit(http, walk.pages["health"], cancer_history="no"))
+    # The form page carries the optional script that hides follow-ups (get_page refuses it).
+    form_page = (await http.get(form_url)).text
+    signed = await submit(http, form_page, "/book/health/form", **answers(False))
+    walk.pages["health_plan"] = await get_page(http, see_other(signed))
+    match = re.search(r'<a class="button" href="([^"]+)">Continue</a>', walk.pages["health_plan"])
+    assert match
+    return unescape(match.group(1))
+
+
 async def choose_time(
     http: httpx2.AsyncClient, service: int, therapist: str, day: str = DAY, pick: int = 0
 ) -> tuple[Walk, str]:
-    """Service, therapist, the time page for `day`; returns the start picked (not posted)."""
+    """Service, health, therapist, the time page for `day`; returns the start picked (not
+    posted)."""
     walk = Walk()
     walk.pages["service"] = await get_page(http, "/book")
-    therapist_url = see_other(await submit(http, walk.pages["service"], service=str(service)))
+    health_url = see_other(await submit(http, walk.pages["service"], service=str(service)))
+    therapist_url = await through_health(http, walk, health_url)
     walk.pages["therapist"] = await get_page(http, therapist_url)
     time_url = see_other(await submit(http, walk.pages["therapist"], therapist=therapist))
     walk.urls["time"] = f"{time_url}&date={day}"
@@ -226,10 +243,12 @@ async def test_a_client_books_end_to_end_through_the_pages(
     assert "Swedish massage, 60 min" in page
     assert "60 minutes, $95.00" in page
 
-    therapist_url = see_other(await submit(http, page, service=str(service)))
+    health_url = see_other(await submit(http, page, service=str(service)))
+    assert health_url == f"/book/health?service={service}"
+    therapist_url = await through_health(http, Walk(), health_url)
     assert therapist_url == f"/book/therapist?service={service}"
     page = await get_page(http, therapist_url)
-    assert "Step 2 of 6" in title_of(page)
+    assert "Step 3 of 6" in title_of(page)
     form = post_form(page)
     # "Anyone suitable" first and preselected, then named therapists.
     assert form.radios["therapist"][0] == "any"
@@ -241,7 +260,7 @@ async def test_a_client_books_end_to_end_through_the_pages(
     assert time_url == f"/book/time?service={service}&therapist={chosen}"
     # No date: the page opens on the next available day.
     page = await get_page(http, time_url)
-    assert "Step 3 of 6" in title_of(page)
+    assert "Step 4 of 6" in title_of(page)
     assert "Times are New York time (EST)." in text_of(page)
     assert "Next available: Fri 27 Nov" in text_of(page)
 
@@ -257,7 +276,7 @@ async def test_a_client_books_end_to_end_through_the_pages(
     held = await submit(http, page, "/book/time", start=start)
     assert see_other(held) == "/book/details"
     page = await get_page(http, "/book/details")
-    assert "Step 4 of 6" in title_of(page)
+    assert "Step 5 of 6" in title_of(page)
     instant = datetime.fromisoformat(start).astimezone(UTC)
     assert "We are holding" in page
     assert "until 8:10am" in page  # ten minutes from the frozen 8am
@@ -271,7 +290,7 @@ async def test_a_client_books_end_to_end_through_the_pages(
     check_url = see_other(await submit(http, page, **CLIENT))
     assert check_url == "/book/check"
     page = await get_page(http, check_url)
-    assert "Step 5 of 6" in title_of(page)
+    assert "Step 6 of 6" in title_of(page)
     words = text_of(page)
     name = await therapist_name(seeded, int(chosen))
     assert name in words
@@ -386,7 +405,7 @@ async def test_bad_details_come_back_with_errors_beside_the_fields_and_the_input
     response = await submit(http, page, name="Ruth Example", email="ruth.example", phone="")
     assert response.status_code == 422
     page = response.text
-    assert title_of(page).startswith("Error: Your details – Step 4 of 6")
+    assert title_of(page).startswith("Error: Your details – Step 5 of 6")
     assert "There is a problem" in page
     for field_name, message in (
         ("email", "Enter an email address in the correct format, like name@example.com"),
@@ -443,6 +462,11 @@ async def test_a_step_without_its_choices_starts_again(
     assert see_other(await http.get("/book/therapist")) == "/book"
     assert see_other(await http.get("/book/time?service=999999")) == "/book"
     service = await service_id(seeded)
+    # Without the health step, the later steps go to it.
+    assert see_other(await http.get(f"/book/therapist?service={service}")) == (
+        f"/book/health?service={service}"
+    )
+    await through_health(http, Walk(), f"/book/health?service={service}")
     assert (
         see_other(await http.get(f"/book/time?service={service}&therapist=999999"))
         == f"/book/therapist?service={service}"

@@ -628,3 +628,13 @@ def test_refused_contact_matters_only_when_clearance_is_required() -> None:
     refused = OncologyContact(name="Dr Ng", consent_to_contact=False)
     plan = screen(onc(contact=refused), today=TODAY, visit_within_window=False)
     assert (plan.action, plan.reasons) == (Action.ALLOW_FLAG, (R1,))
+
+
+def test_a_normal_white_count_is_no_finding() -> None:
+    normal = Answers(oncology=Oncology(neutropenia=Neutropenia(anc=4_000)))
+    low = Answers(oncology=Oncology(neutropenia=Neutropenia(anc=1_200)))
+    today = date(2026, 11, 27)
+    assert not any(
+        "row 16" in r for r in screen(normal, today=today, visit_within_window=False).reasons
+    )
+    assert any("row 16" in r for r in screen(low, today=today, visit_within_window=False).reasons)

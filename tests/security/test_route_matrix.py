@@ -147,6 +147,10 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/logout"): everyone("/logout", 303),
     ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
     ("GET", "/therapist/"): staff_only("/therapist/", Role.THERAPIST),
+    # Not one of this therapist's appointments (none exists): "not found", no hint.
+    ("GET", "/therapist/appointments/{appointment_id:int}"): staff_only(
+        "/therapist/appointments/999999", Role.THERAPIST, 404
+    ),
     ("GET", "/clinical/"): staff_only("/clinical/", Role.CLINICAL_LEAD),
     ("GET", "/admin/"): staff_only("/admin/", Role.ADMIN),
     ("GET", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN),
@@ -163,6 +167,12 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/book"): everyone("/book"),
     # No service chosen: the form again with its error.
     ("POST", "/book"): everyone("/book", 422),
+    # The health step: without a service chosen it starts again at /book.
+    ("GET", "/book/health"): everyone("/book/health", 303),
+    ("POST", "/book/health"): everyone("/book/health", 303),
+    ("GET", "/book/health/form"): everyone("/book/health/form", 303),
+    ("POST", "/book/health/form"): everyone("/book/health/form", 303),
+    ("GET", "/book/health/plan"): everyone("/book/health/plan", 303),
     ("GET", "/book/therapist"): everyone("/book/therapist", 303),
     ("POST", "/book/therapist"): everyone("/book/therapist", 303),
     ("GET", "/book/time"): everyone("/book/time", 303),
@@ -182,6 +192,9 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
     ("POST", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
+    ("GET", "/manage/{token}/intake"): everyone("/manage/not-a-real-token/intake", 404),
+    ("POST", "/manage/{token}/intake"): everyone("/manage/not-a-real-token/intake", 404),
+    ("GET", "/manage/{token}/intake/plan"): everyone("/manage/not-a-real-token/intake/plan", 404),
     ("GET", "/static/{path}"): everyone("/static/clinic.css"),
     # The JSON API is cookieless: a browser carrying a staff session is refused with 400.
     ("GET", "/api/openapi.json"): Case("/api/openapi.json", 200, 400, 400, 400, 400),
@@ -190,6 +203,9 @@ EXPECTED: dict[tuple[str, str], Case] = {
     # No parameters: a problem naming them.
     ("GET", "/api/v1/availability"): Case("/api/v1/availability", 422, 400, 400, 400, 400),
     # The booking API: a form post is not JSON (415); an unknown manage token is 404.
+    ("GET", "/api/v1/intake-form"): Case("/api/v1/intake-form", 200, 400, 400, 400, 400),
+    ("POST", "/api/v1/intakes"): Case("/api/v1/intakes", 415, 400, 400, 400, 400),
+    ("GET", "/api/v1/intakes/{token}"): Case("/api/v1/intakes/unknown", 404, 400, 400, 400, 400),
     ("POST", "/api/v1/holds"): Case("/api/v1/holds", 415, 400, 400, 400, 400),
     ("POST", "/api/v1/bookings"): Case("/api/v1/bookings", 415, 400, 400, 400, 400),
     ("GET", "/api/v1/bookings/{token}"): Case("/api/v1/bookings/unknown", 404, 400, 400, 400, 400),

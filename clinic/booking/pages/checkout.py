@@ -11,13 +11,22 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
-from clinic.booking.bookings import BookingView, ClientDetails, HoldGone, book_from_hold
+from clinic.booking.bookings import (
+    BookingView,
+    ClientDetails,
+    HoldDoesNotFit,
+    HoldGone,
+    book_from_hold,
+)
+from clinic.booking.pages import care
 from clinic.booking.pages.choices import HeldTime, held_time
 from clinic.booking.pages.choose import service_url, therapist_url, time_url
 from clinic.booking.pages.cookies import (
     DETAILS_COOKIE,
     HOLD_COOKIE,
+    INTAKE_COOKIE,
     clear_cookie,
+    intake_token,
     keep_details,
     read_details,
 )
@@ -36,6 +45,7 @@ from clinic.booking.policies import CancellationTerms, cancellation_terms, depos
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clock import now_utc
 from clinic.errors import InvalidInput
+from clinic.intake.service import Deferred, UnknownIntake
 from clinic.web.context import db_of, settings_of
 from clinic.web.flash import flash
 from clinic.web.formatting import clock_time, money
@@ -44,6 +54,10 @@ NO_HOLD = "We are not holding a time for you. Choose a service and a time to sta
 HOLD_ENDED = (
     "The time you chose is no longer held for you, and someone else may have booked it. "
     "Choose a time again."
+)
+INTAKE_GONE = "We could not find your health form. Fill it in again."
+INTAKE_NOT_YOURS = (
+    "The health form in this browser was filled in for someone else. Fill it in for yourself."
 )
 
 
@@ -209,17 +223,48 @@ async def check_submit(request: Request, held: HeldTime) -> Response:
         return see_other(page_url(request, "book:details"))
     settings = settings_of(request)
     try:
-        booked = await book_from_hold(db_of(request), hold_token=held.token, client=details)
-    except HoldGone:
-        flash(request, HOLD_ENDED, "error")
+        booked = await book_from_hold(
+            db_of(request),
+            hold_token=held.token,
+            client=details,
+            intake_token=intake_token(request),
+        )
+    except (HoldGone, HoldDoesNotFit) as refused:
+        flash(request, HOLD_ENDED if isinstance(refused, HoldGone) else refused.message, "error")
         response = see_other(_held_time_url(request, held))
         clear_cookie(response, settings, HOLD_COOKIE)
         return response
-    except InvalidInput:
-        return see_other(page_url(request, "book:details"))
+    except Deferred as deferred:
+        return render(
+            request,
+            "book/contact.html",
+            {
+                "clinic": held.clinic,
+                "page_heading": deferred.title,
+                "message": deferred.message,
+                "phone": held.clinic.phone,
+                "back_url": page_url(request, "book:check"),
+            },
+            deferred.status_code,
+        )
+    except InvalidInput as invalid:
+        if "intake_token" not in invalid.field_errors:
+            return see_other(page_url(request, "book:details"))
+        # The health form is unknown, or was signed by someone else: fill it in again.
+        flash(
+            request,
+            INTAKE_GONE if isinstance(invalid, UnknownIntake) else INTAKE_NOT_YOURS,
+            "error",
+        )
+        response = see_other(care.health_url(request, held.service.id))
+        clear_cookie(response, settings, INTAKE_COOKIE)
+        return response
     response = see_other(page_url(request, "book:done", token=booked.manage_token))
     clear_cookie(response, settings, HOLD_COOKIE)
     clear_cookie(response, settings, DETAILS_COOKIE)
+    # Health answers stay reachable from this browser only while booking: a shared
+    # computer must not show the next person the plan.
+    clear_cookie(response, settings, INTAKE_COOKIE)
     return response
 
 

@@ -18,6 +18,7 @@ from clinic.booking.policies import OPTION_KEY, Policies, policies_from
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clock import now_utc
 from clinic.options import get_option
+from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.models import Location, Service
 from clinic.scheduling.service import primary_location, public_services
 from clinic.scheduling.service import public_therapists as load_public_therapists
@@ -67,6 +68,16 @@ def suits(qualification: Qualification, service: Service) -> bool:
     return qualification.lymphedema or not service.needs_lymphedema
 
 
+def suits_care(qualification: Qualification, need: CareNeed | None) -> bool:
+    """Qualified for what the client's care plan adds to the service's own need."""
+    if need is None:
+        return True
+    level = qualification.oncology_level or 0
+    if need.min_oncology_level is not None and level < need.min_oncology_level:
+        return False
+    return qualification.lymphedema or not need.lymphedema
+
+
 def find_service(services: list[Service], raw: str | None) -> Service | None:
     if not raw or not raw.isdigit() or len(raw) > 10:
         return None
@@ -88,6 +99,8 @@ class Choice:
     therapist: Therapist | None
     # False when the query named a therapist who is not among `therapists`.
     therapist_valid: bool
+    # What the client's care plan adds: `therapists` are only those it allows.
+    care: CareNeed | None = None
 
     @property
     def therapist_id(self) -> int | None:
@@ -99,9 +112,13 @@ class Choice:
 
 
 async def load_choice(
-    request: Request, service_raw: str | None, therapist_raw: str | None
+    request: Request,
+    service_raw: str | None,
+    therapist_raw: str | None,
+    care: CareNeed | None = None,
 ) -> Choice | None:
-    """The choices named so far, or None when the service is not one bookable online."""
+    """The choices named so far, or None when the service is not one bookable online.
+    `care`: the client's care need, which leaves out the therapists it does not allow."""
     async with db_of(request).reading() as session:
         clinic = await load_clinic(session, settings_of(request))
         service = find_service(await public_services(session), service_raw)
@@ -111,14 +128,16 @@ async def load_choice(
     therapists = [
         row.therapist
         for row in rows
-        if service.id in row.service_ids and suits(row.qualification, service)
+        if service.id in row.service_ids
+        and suits(row.qualification, service)
+        and suits_care(row.qualification, care)
     ]
     therapist: Therapist | None = None
     valid = True
     if therapist_raw and therapist_raw != ANY:
         therapist = next((t for t in therapists if str(t.id) == therapist_raw), None)
         valid = therapist is not None
-    return Choice(clinic, service, therapists, therapist, valid)
+    return Choice(clinic, service, therapists, therapist, valid, care)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The first booking steps under /book: choose a service, then a therapist (or anyone
-suitable), then a time, which places the hold. The choices so far travel in the query
-string."""
+"""The first booking steps under /book: choose a service, then (after the health step,
+clinic/booking/pages/health.py) a therapist or anyone suitable, then a time, which places
+the hold. The choices so far travel in the query string; the care need of the signed
+intake narrows the therapists and times offered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clinic.booking.holds import TooManyHolds, owner_key, place_hold
-from clinic.booking.pages import times
+from clinic.booking.pages import care, times
 from clinic.booking.pages.choices import ANY, Choice, find_service, load_choice, load_clinic
 from clinic.booking.pages.cookies import (
     BROWSER_COOKIE,
@@ -24,6 +25,7 @@ from clinic.booking.pages.forms import client_address, form_value, page_url, ren
 from clinic.booking.statuses import AppointmentSource
 from clinic.booking.taking import SlotRequest, SlotTaken
 from clinic.errors import InvalidInput
+from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.service import public_services
 from clinic.web.context import db_of, settings_of
 
@@ -54,9 +56,18 @@ def time_url(request: Request, service_id: int, therapist: str, day: date | None
 async def _choice(
     request: Request, service_raw: str | None, therapist_raw: str | None
 ) -> Choice | Response:
-    """The choices so far, or back to the first step when the service is not bookable."""
+    """The choices so far, under the client's care need; or back to the first step when
+    the service is not bookable, or to the health step when it is not answered."""
     choice = await load_choice(request, service_raw, therapist_raw)
-    return choice if choice is not None else see_other(service_url(request))
+    if choice is None:
+        return see_other(service_url(request))
+    need = await care.listing_need(request, choice.service)
+    if isinstance(need, Response):
+        return need
+    if need == CareNeed():
+        return choice
+    narrowed = await load_choice(request, service_raw, therapist_raw, need)
+    return narrowed if narrowed is not None else see_other(service_url(request))
 
 
 async def _time_choice(
@@ -75,6 +86,10 @@ async def _service_page(
     async with db_of(request).reading() as session:
         clinic = await load_clinic(session, settings_of(request))
         services = await public_services(session)
+    service = find_service(services, chosen)
+    if not errors and service is not None and (message := await care.cap_error(request, service)):
+        # Sent back here because the chosen service is longer than the care plan allows.
+        errors = {"service": message}
     return render(
         request,
         "book/service.html",
@@ -101,7 +116,9 @@ async def service_submit(request: Request) -> Response:
         service = find_service(await public_services(session), raw)
     if service is None:
         return await _service_page(request, "", {"service": CHOOSE_SERVICE}, 422)
-    return see_other(therapist_url(request, service.id))
+    if message := await care.cap_error(request, service):
+        return await _service_page(request, raw, {"service": message}, 422)
+    return see_other(care.health_url(request, service.id))
 
 
 def _therapist_page(
@@ -115,7 +132,7 @@ def _therapist_page(
             "choice": choice,
             "chosen": chosen,
             "errors": errors,
-            "back_url": service_url(request, choice.service.id),
+            "back_url": care.plan_url(request, choice.service.id),
         },
         status,
     )
@@ -160,6 +177,7 @@ async def _time_page(
         day=day,
         day_url=day_url,
         selected=selected,
+        care=choice.care,
     )
     return times.time_page(
         request,
@@ -204,7 +222,7 @@ async def time_submit(request: Request) -> Response:
     try:
         hold = await place_hold(
             db_of(request),
-            SlotRequest(choice.service.id, start, choice.therapist_id),
+            SlotRequest(choice.service.id, start, choice.therapist_id, care=choice.care),
             owner=owner_key("browser", browser),
             address=client_address(request),
             source=AppointmentSource.ONLINE,

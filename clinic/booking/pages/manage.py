@@ -1,6 +1,6 @@
-"""The client's manage pages (/manage/{token}...): see the booking, move it, cancel it.
-The token in the path is the client's credential: it never goes in a title, and a token
-that matches nothing is the 404 page."""
+"""The client's manage pages (/manage/{token}...): see the booking, move it, cancel it, and
+fill in a missing health form (manage_intake.py). The token in the path is the client's
+credential: it never goes in a title, and a token that matches nothing is the 404 page."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,7 +33,12 @@ from clinic.booking.pages.wording import (
 )
 from clinic.booking.statuses import AppointmentStatus
 from clinic.booking.taking import SlotTaken
+from clinic.db import Database
 from clinic.errors import ClinicError, InvalidInput
+from clinic.intake.models import AppointmentIntake, IntakeState
+from clinic.intake.service import care_need, gate_need
+from clinic.intake.summary import plan_from_json
+from clinic.scheduling.availability import CareNeed
 from clinic.web.context import db_of, settings_of
 from clinic.web.flash import Category, flash
 from clinic.web.formatting import clock_time, long_date, money
@@ -47,6 +53,10 @@ CLIENT_STATUS = {
     AppointmentStatus.HELD: "Held",
     AppointmentStatus.EXPIRED: "Expired",
 }
+
+
+# A booking whose health form can still be filled in (intake_for_booking's rule).
+OPEN_STATUSES = frozenset({AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_CLEARANCE})
 
 
 def show_url(request: Request, token: str) -> str:
@@ -82,7 +92,33 @@ def _while_changeable(page: Callable[[Request, str, BookingView], Awaitable[Resp
     return endpoint
 
 
-def _manage_context(request: Request, token: str, view: BookingView) -> dict[str, Any]:
+async def intake_link(db: Database, appointment_id: int) -> AppointmentIntake | None:
+    """What the booking knows of its health form (None: booked before forms were asked)."""
+    async with db.reading() as session:
+        link: AppointmentIntake | None = await session.scalar(
+            select(AppointmentIntake).where(AppointmentIntake.appointment_id == appointment_id)
+        )
+    return link
+
+
+def _booked_need(link: AppointmentIntake | None) -> CareNeed | None:
+    """What the plan the booking was made on asks of a new time (its gate answer alone
+    when it has no plan), so "Change time" lists only times a move can take."""
+    if link is None:
+        return None
+    if link.plan is not None:
+        return care_need(plan_from_json(link.plan))
+    return gate_need(link.cancer_history)
+
+
+async def _intake_missing(db: Database, view: BookingView) -> bool:
+    if view.status not in OPEN_STATUSES:
+        return False
+    link = await intake_link(db, view.appointment_id)
+    return link is None or link.state is IntakeState.MISSING
+
+
+def manage_context(request: Request, token: str, view: BookingView) -> dict[str, Any]:
     zone = ZoneInfo(view.timezone)
     return {
         "clinic_name": view.location_name,
@@ -102,12 +138,17 @@ async def manage_page(request: Request) -> Response:
         request,
         "manage/show.html",
         {
-            **_manage_context(request, token, view),
+            **manage_context(request, token, view),
             "rows": booking_rows(view, zone),
             "cancel_text": cancel_text(view, zone),
             "fee": money(view.fee_minor, view.currency) if view.fee_minor else None,
             "time_url": _time_url(request, token),
             "cancel_url": page_url(request, "manage:cancel", token=token),
+            "intake_url": (
+                page_url(request, "manage:intake", token=token)
+                if await _intake_missing(db_of(request), view)
+                else None
+            ),
         },
     )
 
@@ -123,6 +164,7 @@ async def _time_page(
 ) -> Response:
     async with db_of(request).reading() as session:
         clinic = await load_clinic(session, settings_of(request))
+    link = await intake_link(db_of(request), view.appointment_id)
 
     def day_url(on: date) -> str:
         return _time_url(request, token, on)
@@ -137,12 +179,13 @@ async def _time_page(
         day_url=day_url,
         ignoring=view.appointment_id,
         skip=view.start,
+        care=_booked_need(link),
     )
     return times.time_page(
         request,
         "manage/time.html",
         grid,
-        {**_manage_context(request, token, view), "clinic": clinic},
+        {**manage_context(request, token, view), "clinic": clinic},
         action=page_url(request, "manage:time_submit", token=token),
         hidden={},
         errors=errors,
@@ -181,7 +224,7 @@ async def manage_confirm_form(request: Request, token: str, view: BookingView) -
         request,
         "manage/confirm.html",
         {
-            **_manage_context(request, token, view),
+            **manage_context(request, token, view),
             "rows": [
                 Row("Now", when_lines(view.start, view.end, zone)),
                 Row("New time", when_lines(start, end, zone)),
@@ -226,7 +269,7 @@ async def manage_cancel_form(request: Request, token: str, view: BookingView) ->
         request,
         "manage/cancel.html",
         {
-            **_manage_context(request, token, view),
+            **manage_context(request, token, view),
             # Service, therapist, date and time.
             "rows": booking_rows(view, zone)[1:5],
             "fee": money(terms.fee_minor, view.currency) if terms.fee_minor else None,

@@ -19,7 +19,7 @@ from clinic.booking.pages.wording import day_text, short_day_text
 from clinic.booking.taking import SlotTaken
 from clinic.db import Database
 from clinic.errors import ClinicError
-from clinic.scheduling.availability import Slot
+from clinic.scheduling.availability import CareNeed, Slot
 from clinic.scheduling.service import free_times
 from clinic.web.formatting import clock_time
 
@@ -134,6 +134,7 @@ async def _first_free(
     last_day: date,
     ignoring: int | None,
     skip: datetime | None,
+    care: CareNeed | None,
 ) -> Slot | None:
     day = first_day
     while day <= last_day:
@@ -145,6 +146,7 @@ async def _first_free(
             last_day=chunk_end,
             therapist_id=therapist_id,
             ignoring_appointment=ignoring,
+            care=care,
         )
         if found is None:
             return None
@@ -166,10 +168,11 @@ async def time_grid(
     ignoring: int | None = None,
     skip: datetime | None = None,
     selected: str | None = None,
+    care: CareNeed | None = None,
 ) -> TimeGrid:
     """The week around `day` (weeks counted from today) with a count of free times per
     day, and the day's times grouped by part of the day. No day given: the next day with
-    a free time."""
+    a free time. `care`: the client's care need, which narrows the times."""
     zone = clinic.zone
 
     async def first_free() -> Slot | None:
@@ -181,6 +184,7 @@ async def time_grid(
             last_day=clinic.last_day,
             ignoring=ignoring,
             skip=skip,
+            care=care,
         )
 
     next_slot: Slot | None = None
@@ -199,6 +203,7 @@ async def time_grid(
         last_day=week_end,
         therapist_id=therapist_id,
         ignoring_appointment=ignoring,
+        care=care,
     )
     if found is not None:
         zone = found.zone
