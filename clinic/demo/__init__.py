@@ -1,6 +1,9 @@
 """The demo clinic used by `make run` and the tests: one location, eight therapists,
-sixty clients and about three hundred appointments around a given day, all deterministic.
-This module seeds it and records its version; `data` describes it and `builder` builds it."""
+seventy clients and about three hundred appointments around a given day, all deterministic.
+Ten of the clients have signed health forms across the situations of the domain table, and
+their visits are planned from them; a few general bookings still wait for their form.
+This module seeds it and records its version; `data` describes it, `intakes` the health
+forms, and `builder` (with `health`) builds it."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from clinic.demo.data import (
     THERAPISTS,
     DemoLogin,
 )
+from clinic.demo.intakes import INTAKE_CLIENTS, IntakeClient
 from clinic.options import get_option, set_option
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
@@ -36,6 +40,7 @@ __all__ = [
     "CLINICAL_LEAD",
     "DEMO_LOGINS",
     "DEMO_VERSION",
+    "INTAKE_CLIENTS",
     "INTENDED_LEVELS",
     "LYMPHEDEMA_THERAPIST",
     "PLAIN_THERAPIST",
@@ -44,12 +49,14 @@ __all__ = [
     "VERSION_OPTION",
     "DemoLogin",
     "DemoSummary",
+    "IntakeClient",
     "count_rows",
     "demo_version",
     "seed_demo",
 ]
 
-DEMO_VERSION: int = 2
+# 3: clients with signed intakes, and appointments planned from them.
+DEMO_VERSION: int = 3
 VERSION_OPTION = "demo.version"
 
 

@@ -49,6 +49,7 @@ from clinic.demo.data import (
     offers,
     staff_email,
 )
+from clinic.demo.health import HealthForms
 from clinic.scheduling.models import (
     Closure,
     Location,
@@ -85,6 +86,7 @@ class DemoBuilder:
     closure: date = field(init=False)
     busy: dict[tuple[str, int], list[Interval]] = field(default_factory=dict)
     pending_clearances: int = 0
+    appointments: list[Appointment] = field(default_factory=list)
 
     async def build(self) -> None:
         await self.add_location_and_rooms()
@@ -95,7 +97,10 @@ class DemoBuilder:
         self.add_time_off_and_closure()
         self.add_appointments()
         await self.session.flush()
+        health = HealthForms(self)
+        await health.add()
         await self.count_oncology_sessions()
+        await health.check()
 
     async def count_oncology_sessions(self) -> None:
         """Keep each therapist's counter of completed oncology sessions true to the rows."""
@@ -373,7 +378,7 @@ class DemoBuilder:
             starts_at - timedelta(minutes=s_spec.before),
             ends_at + timedelta(minutes=s_spec.after),
         )
-        if any(overlaps(block, off) for off in self.time_off.get(therapist.id, [])):
+        if self.on_time_off(therapist, block):
             return None
         status = self.pick_status(day, s_spec, starts_at, ends_at)
         client = self.pick_client(s_spec)
@@ -434,6 +439,9 @@ class DemoBuilder:
     def free(self, key: tuple[str, int], block: Interval) -> bool:
         return not any(overlaps(block, other) for other in self.busy.get(key, []))
 
+    def on_time_off(self, therapist: Therapist, block: Interval) -> bool:
+        return any(overlaps(block, off) for off in self.time_off.get(therapist.id, []))
+
     def make_appointment(
         self,
         therapist: Therapist,
@@ -454,11 +462,39 @@ class DemoBuilder:
         lead = timedelta(hours=self.rng.randint(3, 24 * 30))
         created_at = min(starts_at - lead, self.moment)
         booked_by = BOOKED_BY.get(client.name)
-        return Appointment(
+        return self.appointment_row(
+            therapist,
+            service,
+            client,
+            room,
+            status,
+            block,
+            (starts_at, ends_at),
+            source=source,
+            created_at=created_at,
+            booked_by=self.client_by_name[booked_by] if booked_by else None,
+        )
+
+    def appointment_row(
+        self,
+        therapist: Therapist,
+        service: Service,
+        client: Client,
+        room: Room,
+        status: AppointmentStatus,
+        block: Interval,
+        visit: Interval,
+        *,
+        source: AppointmentSource,
+        created_at: datetime,
+        booked_by: Client | None = None,
+    ) -> Appointment:
+        starts_at, ends_at = visit
+        appointment = Appointment(
             location_id=self.location.id,
             therapist_id=therapist.id,
             client_id=client.id,
-            booked_by_client_id=self.client_by_name[booked_by].id if booked_by else None,
+            booked_by_client_id=booked_by.id if booked_by else None,
             service_id=service.id,
             room_id=room.id,
             starts_at=starts_at,
@@ -476,6 +512,8 @@ class DemoBuilder:
             created_at=created_at,
             updated_at=self.last_change(status, created_at, starts_at, ends_at),
         )
+        self.appointments.append(appointment)
+        return appointment
 
     def last_change(
         self,
