@@ -325,3 +325,59 @@ def policy_set(name: str, value: str) -> None:
     except PolicyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name} is now {value}.")
+
+
+@main.group()
+def screening() -> None:
+    """Show or change the clinic's screening settings: the values the oncology domain
+    notes leave to the clinic (PRODUCT), with the product's defaults."""
+
+
+@screening.command("show")
+def screening_show() -> None:
+    """Print every screening setting with its current value."""
+    from dataclasses import asdict
+
+    from clinic.db import Database
+    from clinic.intake.rules import DESCRIPTIONS
+    from clinic.intake.rules_store import load_screening_rules
+
+    settings = _settings()
+
+    async def go() -> dict[str, object]:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            return asdict(await load_screening_rules(db))
+        finally:
+            await db.dispose()
+
+    for name, value in _run(go()).items():
+        click.echo(f"{name:<38} {value!s:<10} {DESCRIPTIONS[name]}")
+
+
+@screening.command("set")
+@click.argument("name")
+@click.argument("value")
+def screening_set(name: str, value: str) -> None:
+    """Set one screening setting, e.g. `clinic screening set hospital_model_requires_clearance
+    true` (audited)."""
+    from clinic.db import Database
+    from clinic.intake.rules import ScreeningSettingError, parse_screening_value
+    from clinic.intake.rules_store import set_screening_rule
+
+    settings = _settings()
+
+    async def go() -> None:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            await set_screening_rule(
+                db, name, parse_screening_value(name, value), actor_label="cli"
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        _run(go())
+    except ScreeningSettingError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name} is now {value}.")

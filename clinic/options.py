@@ -3,6 +3,7 @@ JSON value under a dotted key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,3 +34,22 @@ async def set_option(session: AsyncSession, key: str, value: Any) -> None:
         session.add(ClinicOption(key=key, value=value))
     else:
         row.value = value
+
+
+async def set_option_field(
+    session: AsyncSession,
+    key: str,
+    name: str,
+    value: Any,
+    *,
+    check: Callable[[Mapping[str, Any]], object],
+) -> Any:
+    """Change one field of an option that holds a JSON object of settings. `check` sees the
+    whole new object and raises if it is not valid, so nothing invalid is ever stored.
+    Returns the field's value before the change (for the caller's audit entry)."""
+    stored = dict(await get_option(session, key) or {})
+    before = stored.get(name)
+    stored[name] = value
+    check(stored)
+    await set_option(session, key, stored)
+    return before

@@ -17,10 +17,11 @@ from clinic.errors import NotFound
 from clinic.intake import forms
 from clinic.intake.models import Intake
 from clinic.intake.service import (
+    ClinicScreening,
     Signature,
     check_submission,
+    clinic_screening,
     intake_by_token,
-    location_zone,
     plan_for,
     sign_intake,
 )
@@ -58,8 +59,8 @@ async def create_intake(request: Request) -> Response:
         db = db_of(request)
         intake, token = await sign_intake(db, definition, cleaned, signature)
         async with db.reading() as session:
-            zone = await location_zone(session)
-        plan = plan_for(intake, now=now_utc(), zone=zone, visit_start=None)
+            clinic = await clinic_screening(session)
+        plan = plan_for(intake, now=now_utc(), clinic=clinic, visit_start=None)
         return 201, {"intake_token": token, "form": form_json(definition), "plan": for_client(plan)}
 
     return _respond(*await _once(request, "POST /api/v1/intakes", body, work))
@@ -71,13 +72,14 @@ async def show_intake(request: Request) -> Response:
         intake = await intake_by_token(session, request.path_params["token"])
         if intake is None:
             raise NotFound("There is no health form at this address.")
-        zone = await location_zone(session)
-    return JSONResponse(intake_json(intake, zone))
+        clinic = await clinic_screening(session)
+    return JSONResponse(intake_json(intake, clinic))
 
 
-def intake_json(intake: Intake, zone: Any) -> dict[str, Any]:
+def intake_json(intake: Intake, clinic: ClinicScreening) -> dict[str, Any]:
     definition = forms.by_hash(intake.form_hash)
-    plan = plan_for(intake, now=now_utc(), zone=zone, visit_start=None)
+    zone = clinic.zone
+    plan = plan_for(intake, now=now_utc(), clinic=clinic, visit_start=None)
     return {
         "form": form_json(definition),
         "signed_by": intake.signed_name,

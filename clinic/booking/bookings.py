@@ -46,11 +46,11 @@ from clinic.intake.service import (
     booking_care,
     care_for_appointment,
     check_submission,
+    clinic_screening,
     current_intake,
     fit_problems,
     intake_by_token,
     link_booking,
-    location_zone,
     plan_for,
     record_contact_consent,
     replan,
@@ -139,7 +139,7 @@ async def care_for_booking(
     gate answer alone; screened for a visit at `start`."""
     now = now_utc()
     async with db.reading() as session:
-        zone = await location_zone(session)
+        clinic = await clinic_screening(session)
         if intake_token:
             intake = await intake_by_token(session, intake_token)
             if intake is None:
@@ -149,7 +149,7 @@ async def care_for_booking(
                 select(Client.id).where(Client.email == normalise_email(email))
             )
             intake = await current_intake(session, client_id, now) if client_id else None
-    return booking_care(intake, cancer_history, now=now, zone=zone, start=start)
+    return booking_care(intake, cancer_history, now=now, clinic=clinic, start=start)
 
 
 def _check_client(client: ClientDetails) -> None:
@@ -419,9 +419,9 @@ async def intake_for_booking(
             )
             await session.flush()
             record_contact_consent(session, intake, appointment.client_id, now)
-            zone = await location_zone(session)
-            link = await attach_to_appointment(session, appointment, intake, now=now, zone=zone)
-            plan = plan_for(intake, now=now, zone=zone, visit_start=appointment.starts_at)
+            clinic = await clinic_screening(session)
+            link = await attach_to_appointment(session, appointment, intake, now=now, clinic=clinic)
+            plan = plan_for(intake, now=now, clinic=clinic, visit_start=appointment.starts_at)
         return IntakeReceived(token, link.state, plan)
 
     return await with_retries(attempt)

@@ -7,7 +7,7 @@ from typing import Any
 from clinic import audit
 from clinic.booking.policies import OPTION_KEY, Policies, policies_from
 from clinic.db import Database
-from clinic.options import get_option, set_option
+from clinic.options import get_option, set_option_field
 
 
 async def load_policies(db: Database) -> Policies:
@@ -20,11 +20,8 @@ async def set_policy(
 ) -> Policies:
     """Change one policy; the whole set is validated before it is stored, and audited."""
     async with db.transaction() as session:
-        stored = dict(await get_option(session, OPTION_KEY) or {})
-        before = stored.get(name)
-        stored[name] = value
-        policies = policies_from(stored)
-        await set_option(session, OPTION_KEY, stored)
+        before = await set_option_field(session, OPTION_KEY, name, value, check=policies_from)
+        policies = policies_from(await get_option(session, OPTION_KEY))
         audit.record(
             session,
             "policy.changed",

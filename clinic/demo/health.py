@@ -16,8 +16,10 @@ from clinic.demo.data import GRID_MINUTES, TERMS_VERSION, ServiceSpec, email_loc
 from clinic.demo.intakes import INTAKE_CLIENTS, IntakeClient, Visit, cleaned_answers
 from clinic.intake import forms
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
+from clinic.intake.rules import ScreeningRules
 from clinic.intake.service import (
     BookingCare,
+    ClinicScreening,
     Signature,
     add_intake,
     attach_to_appointment,
@@ -65,6 +67,12 @@ class Placed:
 class HealthForms:
     builder: DemoBuilder
     definition: forms.FormDefinition = field(default_factory=forms.current)
+    # The demo clinic keeps the product's screening settings.
+    screening: ClinicScreening = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.screening = ClinicScreening(self.builder.zone, ScreeningRules())
+
     placed: list[Placed] = field(default_factory=list)
     missing: list[Appointment] = field(default_factory=list)
 
@@ -161,7 +169,7 @@ class HealthForms:
         # planned from the intake for their own date (the plan decides the room as well).
         needed = {a.value for a in s_spec.room_attributes}
         if not review:
-            plan = plan_for(intake, now=booked_at, zone=b.zone, visit_start=None)
+            plan = plan_for(intake, now=booked_at, clinic=self.screening, visit_start=None)
             needed |= set(plan.room_attributes)
         step = -1 if visit.days < 0 else 1
         day = b.today + timedelta(days=visit.days)
@@ -179,7 +187,7 @@ class HealthForms:
             BookingCare(cancer_history=intake.cancer_history)
             if review
             else booking_care(
-                intake, intake.cancer_history, now=booked_at, zone=b.zone, start=starts_at
+                intake, intake.cancer_history, now=booked_at, clinic=self.screening, start=starts_at
             )
         )
         status = self.status(day, starts_at, ends_at, care.status)
@@ -264,7 +272,7 @@ class HealthForms:
                 placed.appointment,
                 placed.intake,
                 now=placed.intake.signed_at,
-                zone=b.zone,
+                clinic=self.screening,
             )
 
     def bookings_waiting_for_forms(self) -> list[Appointment]:

@@ -3,8 +3,10 @@ function reads (the answers, today, whether the visit is in the day-of-visit win
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from clinic.intake.answers import Answers
 
@@ -52,3 +54,84 @@ class Context:
     in_window: bool
     rules: ScreeningRules
     answers: Answers
+
+
+SCREENING_OPTION = "intake.screening"
+DESCRIPTIONS: dict[str, str] = {
+    "hospital_model_requires_clearance": "Row 1: every oncology client needs a clearance",
+    "gentle_pressure": "Walton level for 'gentle' (row 15)",
+    "lighter_pressure": "Walton level for 'lighter' (rows 3, 5, 17, 24)",
+    "unknown_disease_site_max_pressure": "Row 2: cap when tumour sites are unknown",
+    "unknown_bone_sites_max_pressure": "Row 4: cap when bone metastasis sites are unknown",
+    "bone_mets_clearance_required": "Row 4: clearance required (else advised)",
+    "shorter_session_minutes": "Session cap for 'shorter' (rows 3, 5, 17, 24)",
+    "surgery_hold_weeks": "Row 6: hold visits this many weeks after surgery",
+    "radiation_no_products_weeks": "Row 10: no lotion or heat for weeks after radiation",
+    "transplant_clearance_required": "Row 13: clearance required (else advised)",
+    "platelets_required_below": "Row 15: clearance required below this count",
+    "platelets_normal_from": "Row 15: counts from here on are normal",
+    "platelet_count_valid_days": "Row 15: older counts count as unknown",
+    "unknown_platelets_in_chemo_required": "Row 15: clearance when the count is unknown in chemo",
+    "neutropenia_below": "Row 16: ANC below this is neutropenia",
+    "severe_neutropenia_below": "Row 16: ANC below this is severe",
+    "neutropenia_clearance_required": "Row 16: clearance when severe or on precautions",
+    "clot_clearance_required": "Row 18: clearance required (else advised)",
+    "clot_recent_months": "Row 18: a clot treated within this many months is recent",
+    "day_of_visit_window_hours": "Day-of-visit answers count for visits within these hours",
+}
+# Whole-number settings and their allowed ranges (pressures are checked on Walton's scale).
+RANGES: dict[str, tuple[int, int]] = {
+    "gentle_pressure": (1, 5),
+    "lighter_pressure": (1, 5),
+    "unknown_disease_site_max_pressure": (1, 5),
+    "unknown_bone_sites_max_pressure": (1, 5),
+    "shorter_session_minutes": (15, 240),
+    "surgery_hold_weeks": (0, 52),
+    "radiation_no_products_weeks": (0, 52),
+    "platelets_required_below": (0, 1_000_000),
+    "platelets_normal_from": (0, 1_000_000),
+    "platelet_count_valid_days": (1, 365),
+    "neutropenia_below": (0, 100_000),
+    "severe_neutropenia_below": (0, 100_000),
+    "clot_recent_months": (0, 60),
+    "day_of_visit_window_hours": (1, 14 * 24),
+}
+
+
+class ScreeningSettingError(ValueError):
+    """A screening setting is unknown or out of range; the message names it."""
+
+
+def screening_rules_from(values: Mapping[str, Any] | None) -> ScreeningRules:
+    """The clinic's screening rules from stored values; missing ones take the defaults."""
+    values = dict(values or {})
+    for name, value in values.items():
+        if name not in DESCRIPTIONS:
+            known = ", ".join(sorted(DESCRIPTIONS))
+            raise ScreeningSettingError(f"{name} is not a screening setting. Known: {known}.")
+        if name in RANGES:
+            low, high = RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScreeningSettingError(f"{name} must be a whole number.")
+            if not low <= value <= high:
+                raise ScreeningSettingError(f"{name} must be between {low:,} and {high:,}.")
+        elif not isinstance(value, bool):
+            raise ScreeningSettingError(f"{name} must be true or false.")
+    return ScreeningRules(**values)
+
+
+def parse_screening_value(name: str, text: str) -> int | bool:
+    """A value typed at the command line, as the type its setting needs."""
+    if name not in DESCRIPTIONS:
+        screening_rules_from({name: text})  # raises, naming the known settings
+    if name in RANGES:
+        try:
+            return int(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise ScreeningSettingError(f"{name} must be a whole number.") from None
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ScreeningSettingError(f"{name} must be true or false.")

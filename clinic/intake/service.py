@@ -29,8 +29,10 @@ from clinic.intake import forms
 from clinic.intake.answers import Answers
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
 from clinic.intake.plan import Action, CarePlan, Clearance
-from clinic.intake.screening import ScreeningRules, screen, within_day_of_visit_window
+from clinic.intake.rules import SCREENING_OPTION, ScreeningRules, screening_rules_from
+from clinic.intake.screening import screen, within_day_of_visit_window
 from clinic.intake.summary import has_modifications, plan_to_json
+from clinic.options import get_option
 from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
@@ -114,6 +116,20 @@ async def location_zone(session: AsyncSession) -> ZoneInfo:
     return ZoneInfo(timezone or "UTC")
 
 
+@dataclass(frozen=True)
+class ClinicScreening:
+    """What screening needs from the clinic: its zone (whose date is "today") and its
+    screening settings (the PRODUCT values of the domain table, `clinic screening set`)."""
+
+    zone: ZoneInfo
+    rules: ScreeningRules
+
+
+async def clinic_screening(session: AsyncSession) -> ClinicScreening:
+    stored = await get_option(session, SCREENING_OPTION)
+    return ClinicScreening(await location_zone(session), screening_rules_from(stored))
+
+
 def add_intake(
     session: AsyncSession,
     definition: forms.FormDefinition,
@@ -166,19 +182,14 @@ def answers_of(intake: Intake) -> Answers:
 
 
 def plan_for(
-    intake: Intake,
-    *,
-    now: datetime,
-    zone: ZoneInfo,
-    visit_start: datetime | None,
-    rules: ScreeningRules | None = None,
+    intake: Intake, *, now: datetime, clinic: ClinicScreening, visit_start: datetime | None
 ) -> CarePlan:
     """The care plan for a visit at `visit_start` (None: no visit chosen yet)."""
-    rules = rules or ScreeningRules()
+    rules = clinic.rules
     in_window = visit_start is not None and within_day_of_visit_window(now, visit_start, rules)
     return screen(
         answers_of(intake),
-        today=now.astimezone(zone).date(),
+        today=now.astimezone(clinic.zone).date(),
         visit_within_window=in_window,
         rules=rules,
     )
@@ -259,13 +270,13 @@ def booking_care(
     cancer_history: bool | None,
     *,
     now: datetime,
-    zone: ZoneInfo,
+    clinic: ClinicScreening,
     start: datetime,
 ) -> BookingCare:
     """The care a booking at `start` is planned with; a plan that defers refuses it."""
     if intake is None:
         return BookingCare(cancer_history=cancer_history)
-    plan = bookable(plan_for(intake, now=now, zone=zone, visit_start=start))
+    plan = bookable(plan_for(intake, now=now, clinic=clinic, visit_start=start))
     return BookingCare(intake_id=intake.id, plan=plan, cancer_history=intake.cancer_history)
 
 
@@ -279,8 +290,8 @@ async def listing_care(
     intake = await intake_by_token(session, intake_token)
     if intake is None:
         raise UnknownIntake()
-    zone = await location_zone(session)
-    return care_need(bookable(plan_for(intake, now=now_utc(), zone=zone, visit_start=None)))
+    clinic = await clinic_screening(session)
+    return care_need(bookable(plan_for(intake, now=now_utc(), clinic=clinic, visit_start=None)))
 
 
 async def care_for_appointment(
@@ -292,8 +303,8 @@ async def care_for_appointment(
     if link is None:
         return BookingCare()
     intake = await session.get(Intake, link.intake_id) if link.intake_id is not None else None
-    zone = await location_zone(session)
-    return booking_care(intake, link.cancer_history, now=now, zone=zone, start=start)
+    clinic = await clinic_screening(session)
+    return booking_care(intake, link.cancer_history, now=now, clinic=clinic, start=start)
 
 
 async def replan(session: AsyncSession, appointment_id: int, care: BookingCare) -> None:
@@ -409,12 +420,12 @@ async def attach_to_appointment(
     intake: Intake,
     *,
     now: datetime,
-    zone: ZoneInfo,
+    clinic: ClinicScreening,
 ) -> AppointmentIntake:
     """An intake that arrives after booking: plan the visit from it, and send the visit to
     review when the plan asks more than what was booked. Never silently kept."""
-    plan = plan_for(intake, now=now, zone=zone, visit_start=appointment.starts_at)
-    reasons = await review_reasons(session, appointment, plan, zone)
+    plan = plan_for(intake, now=now, clinic=clinic, visit_start=appointment.starts_at)
+    reasons = await review_reasons(session, appointment, plan, clinic.zone)
     link = await session.get(AppointmentIntake, appointment.id, with_for_update=True)
     if link is None:
         link = AppointmentIntake(appointment_id=appointment.id, modifications=False)

@@ -18,6 +18,7 @@ from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Consent, ConsentKind
 from clinic.db import Database
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
+from clinic.intake.rules_store import set_screening_rule
 from clinic.intake.service import Signature
 from clinic.staff.models import Therapist
 from tests import factories
@@ -403,3 +404,13 @@ async def test_a_hold_made_without_the_plan_does_not_fit_it(
     )
     assert refused.status_code == 409, refused.text
     assert "health form" in refused.json()["detail"]
+
+
+async def test_the_hospital_model_asks_a_clearance_of_every_oncology_client(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    before = await sign(http, signed(True))
+    await set_screening_rule(seeded, "hospital_model_requires_clearance", True)
+    after = await sign(http, signed(True))
+    assert before["plan"]["clearance"] == "none"
+    assert after["plan"]["clearance"] == "required"

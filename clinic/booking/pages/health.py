@@ -36,8 +36,8 @@ from clinic.intake.service import (
     INTAKE_VALID_DAYS,
     Signature,
     check_submission,
+    clinic_screening,
     intake_by_token,
-    location_zone,
     plan_for,
     sign_intake,
 )
@@ -309,8 +309,8 @@ async def health_plan(request: Request) -> Response:
     if intake is None:
         return see_other(care.health_url(request, service.id))
     async with db_of(request).reading() as session:
-        zone = await location_zone(session)
-    summary = for_client(plan_for(intake, now=now_utc(), zone=zone, visit_start=None))
+        screening = await clinic_screening(session)
+    summary = for_client(plan_for(intake, now=now_utc(), clinic=screening, visit_start=None))
     return render(
         request,
         "book/health_plan.html",
