@@ -3,6 +3,7 @@
 from clinic.audit import AuditEntry, AuditSeal
 from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRole
 from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink
+from clinic.clearance.models import Clearance, ClearanceChase
 from clinic.clients.models import Client, Consent
 from clinic.db import Base
 from clinic.intake.models import AppointmentIntake, Intake
@@ -25,6 +26,8 @@ __all__ = [
     "AuditEntry",
     "AuditSeal",
     "Base",
+    "Clearance",
+    "ClearanceChase",
     "Client",
     "ClinicOption",
     "Closure",

@@ -31,6 +31,7 @@ from clinic.booking.taking import (
     slot_taken,
 )
 from clinic.booking.transitions import check_transition
+from clinic.clearance.service import recheck_client
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
 from clinic.db import Database, is_overlap_violation, with_retries
@@ -263,6 +264,7 @@ async def book_from_hold(
                     raise HoldGone() from refused
                 raise
             await link_booking(session, appointment, care, client_id, now)
+            await _confirm_if_cleared(session, appointment, client_id)
             token = await _after_booking(session, appointment, client_id, now)
         return _booked(appointment, token, zone.key, care)
 
@@ -318,10 +320,22 @@ async def book_slot(
             if booked is None:
                 raise slot_taken(offer, request)
             await link_booking(session, booked, care, client_id, now)
+            await _confirm_if_cleared(session, booked, client_id)
             token = await _after_booking(session, booked, client_id, now)
         return _booked(booked, token, offer.zone.key, care)
 
     return await with_retries(attempt)
+
+
+async def _confirm_if_cleared(
+    session: AsyncSession, appointment: Appointment, client_id: int
+) -> None:
+    """A visit whose plan waits for a clearance is confirmed at once when the client
+    already has one that covers it."""
+    if appointment.status is AppointmentStatus.PENDING_CLEARANCE:
+        await session.flush()
+        screening = await clinic_screening(session)
+        await recheck_client(session, client_id, screening, actor_user_id=None)
 
 
 def _booked(appointment: Appointment, token: str, timezone: str, care: BookingCare) -> Booked:

@@ -36,6 +36,11 @@ class ScreeningRules:
     clot_clearance_required: bool = True  # row 18 (PRODUCT)
     clot_recent_months: int = 6  # row 18: ">= 6 months after treatment"
     day_of_visit_window_hours: int = 48
+    # Section (d): no standard lifetime; the product's defaults.
+    clearance_valid_days_in_treatment: int = 90
+    clearance_valid_days_after_treatment: int = 365
+    # A visit still waiting for its clearance this long before it starts is released.
+    clearance_deadline_hours: int = 72
 
     def __post_init__(self) -> None:
         pressures = (
@@ -78,6 +83,9 @@ DESCRIPTIONS: dict[str, str] = {
     "clot_clearance_required": "Row 18: clearance required (else advised)",
     "clot_recent_months": "Row 18: a clot treated within this many months is recent",
     "day_of_visit_window_hours": "Day-of-visit answers count for visits within these hours",
+    "clearance_valid_days_in_treatment": "A clearance lasts this many days in active treatment",
+    "clearance_valid_days_after_treatment": "A clearance lasts this many days after treatment",
+    "clearance_deadline_hours": "Release a visit still waiting for clearance this long before",
 }
 # Whole-number settings and their allowed ranges (pressures are checked on Walton's scale).
 RANGES: dict[str, tuple[int, int]] = {
@@ -95,6 +103,9 @@ RANGES: dict[str, tuple[int, int]] = {
     "severe_neutropenia_below": (0, 100_000),
     "clot_recent_months": (0, 60),
     "day_of_visit_window_hours": (1, 14 * 24),
+    "clearance_valid_days_in_treatment": (1, 730),
+    "clearance_valid_days_after_treatment": (1, 730),
+    "clearance_deadline_hours": (0, 14 * 24),
 }
 
 

@@ -1,0 +1,1 @@
+"""Physician clearances: requested, chased, decided, and whether one covers a visit."""

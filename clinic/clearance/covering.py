@@ -1,0 +1,60 @@
+"""When a clearance covers a visit, how long a new one lasts, and how it tightens a plan.
+Pure: no database, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from clinic.clearance.models import CLEARING, Clearance
+from clinic.intake.answers import Answers, Phase
+from clinic.intake.plan import CarePlan
+from clinic.intake.rules import ScreeningRules
+
+ACTIVE_PHASES = (Phase.NEWLY_DIAGNOSED, Phase.IN_TREATMENT, Phase.PALLIATIVE, Phase.END_OF_LIFE)
+
+
+def covers(clearance: Clearance, *, intake_signed_at: datetime | None, visit_day: date) -> bool:
+    """A clearance covers a visit when it clears (with or without restrictions), was decided
+    after the intake the visit is planned from, has not been voided, and is still valid on
+    the visit's local date."""
+    return (
+        clearance.status in CLEARING
+        and clearance.decided_at is not None
+        and clearance.voided_at is None
+        and (intake_signed_at is None or clearance.decided_at >= intake_signed_at)
+        and clearance.valid_until is not None
+        and visit_day <= clearance.valid_until
+    )
+
+
+def in_active_treatment(answers: Answers) -> bool:
+    oncology = answers.oncology
+    if oncology is None:
+        return False
+    radiation_now = any(r.ended_on is None for r in oncology.radiation)
+    return oncology.phase in ACTIVE_PHASES or oncology.chemotherapy is not None or radiation_now
+
+
+def default_valid_until(answers: Answers, decided_on: date, rules: ScreeningRules) -> date:
+    """Section (d): no standard lifetime exists; the clinic's settings, shorter while the
+    client is in active treatment."""
+    days = (
+        rules.clearance_valid_days_in_treatment
+        if in_active_treatment(answers)
+        else rules.clearance_valid_days_after_treatment
+    )
+    return decided_on + timedelta(days=days)
+
+
+def tightened(plan: CarePlan, clearance: Clearance) -> CarePlan:
+    """The plan with the physician's restrictions: a lower pressure cap wins, and the
+    written restrictions reach the therapist as a note."""
+    pressure = plan.max_pressure
+    if clearance.max_pressure is not None:
+        pressure = min(p for p in (pressure, clearance.max_pressure) if p is not None)
+    notes = plan.notes
+    note = f"Physician's restrictions: {clearance.restrictions.strip()}"
+    if clearance.restrictions.strip() and note not in notes:
+        notes = (*notes, note)
+    return replace(plan, max_pressure=pressure, notes=notes)
