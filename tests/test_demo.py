@@ -14,6 +14,8 @@ from clinic import clock, demo
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus, blocking_status_sql_list
+from clinic.clearance.models import Clearance as ClearanceRecord
+from clinic.clearance.models import ClearanceChase, ClearanceStatus
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.db import Base, Database
 from clinic.intake import forms
@@ -224,6 +226,26 @@ async def test_the_demo_has_intakes_complete_missing_and_in_review(db: Database)
     # The sessions a plan holds for a clearance are pending, and some are in the demo.
     pending = [a for a, _, _, link in visits if link and a.status == "pending_clearance"]
     assert len(pending) >= 2
+
+
+async def test_the_demo_has_a_clearance_in_every_status_and_their_effects(db: Database) -> None:
+    await _seed(db)
+    async with db.reading() as session:
+        statuses = set(await session.scalars(select(ClearanceRecord.status)))
+        chases = await session.scalar(select(func.count()).select_from(ClearanceChase))
+    assert statuses == set(ClearanceStatus)
+    assert chases
+    # Restrictions from a clearance reach the plan of every visit it covers.
+    restricted = [
+        plan_from_json(link.plan)
+        for appointment, _, _, link in await _planned_visits(db)
+        if link is not None
+        and link.plan is not None
+        and appointment.status is AppointmentStatus.CONFIRMED
+        and any("Physician's restrictions" in note for note in plan_from_json(link.plan).notes)
+    ]
+    assert restricted
+    assert all(plan.max_pressure == 1 for plan in restricted)
 
 
 async def _todays_planned_visit(db: Database, therapist_name: str) -> Appointment:

@@ -333,20 +333,21 @@ async def recheck_client(
         if link.plan is None:
             continue
         plan = plan_from_json(link.plan)
-        if plan.clearance is not Needed.REQUIRED and plan.action is not Action.HOLD:
-            continue
         day = appointment.starts_at.astimezone(screening.zone).date()
         covering = next(
             (c for c in clearances if covers(c, intake_signed_at=signed_at, visit_day=day)),
             None,
         )
+        if covering is not None:
+            # Restrictions apply whether the plan asked for the clearance or only advised it.
+            link.plan = plan_to_json(tightened(plan, covering))
+        if plan.clearance is not Needed.REQUIRED and plan.action is not Action.HOLD:
+            continue
         wanted = (
             AppointmentStatus.CONFIRMED
             if covering is not None
             else AppointmentStatus.PENDING_CLEARANCE
         )
-        if covering is not None:
-            link.plan = plan_to_json(tightened(plan, covering))
         if appointment.status is wanted:
             continue
         check_transition(appointment.status, wanted)

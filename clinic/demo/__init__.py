@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 # 3: clients with signed intakes, and appointments planned from them.
-DEMO_VERSION: int = 3
+DEMO_VERSION: int = 4
 VERSION_OPTION = "demo.version"
 
 

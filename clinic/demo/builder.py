@@ -18,6 +18,7 @@ from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
+from clinic.demo.clearances import add_clearances
 from clinic.demo.data import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -99,6 +100,7 @@ class DemoBuilder:
         await self.session.flush()
         health = HealthForms(self)
         await health.add()
+        await add_clearances(health)
         await self.count_oncology_sessions()
         await health.check()
 
