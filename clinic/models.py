@@ -3,7 +3,8 @@
 from clinic.audit import AuditEntry, AuditSeal
 from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRole
 from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink
-from clinic.clearance.models import Clearance, ClearanceChase
+from clinic.clearance.documents import ClearanceDocument
+from clinic.clearance.models import Clearance, ClearanceChase, PrevisitCheck
 from clinic.clients.models import Client, Consent
 from clinic.db import Base
 from clinic.intake.models import AppointmentIntake, Intake
@@ -28,6 +29,7 @@ __all__ = [
     "Base",
     "Clearance",
     "ClearanceChase",
+    "ClearanceDocument",
     "Client",
     "ClinicOption",
     "Closure",
@@ -38,6 +40,7 @@ __all__ = [
     "Location",
     "ManageLink",
     "OutboxMessage",
+    "PrevisitCheck",
     "Role",
     "Room",
     "Service",

@@ -12,6 +12,8 @@ from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, therapist
 from clinic.auth import routes as auth
 from clinic.booking import pages as booking
+from clinic.clearance import documents_web
+from clinic.clearance import pages as clearance
 from clinic.settings import PROJECT_ROOT
 from clinic.web import pages
 
@@ -24,6 +26,62 @@ def build_routes() -> list[Route | Mount]:
         Route("/login", auth.login, methods=["POST"], name="auth:login_submit"),
         Route("/logout", auth.logout, methods=["POST"], name="auth:logout"),
         Route("/desk/", desk.today, name="desk:today"),
+        # Clearances (clinic/clearance/pages.py): the desk's view, forms and letter; the
+        # clinician's page that records the outcome.
+        Route(
+            "/desk/appointments/{appointment_id:int}/clearance",
+            clearance.desk_page,
+            methods=["GET"],
+            name="desk:clearance",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:int}/clearance/request",
+            clearance.desk_request,
+            methods=["POST"],
+            name="desk:clearance_request",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:int}/clearance/chase",
+            clearance.desk_chase,
+            methods=["POST"],
+            name="desk:clearance_chase",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:int}/clearance/received",
+            clearance.desk_received,
+            methods=["POST"],
+            name="desk:clearance_received",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:int}/clearance/letter",
+            clearance.letter,
+            methods=["GET"],
+            name="desk:clearance_letter",
+        ),
+        Route(
+            "/desk/clearances/{clearance_id:int}/documents",
+            documents_web.upload_document,
+            methods=["POST"],
+            name="desk:clearance_document_add",
+        ),
+        Route(
+            "/clearances/documents/{document_id:int}",
+            documents_web.download_document,
+            methods=["GET"],
+            name="clearance:document",
+        ),
+        Route(
+            "/clinical/clearances/{clearance_id:int}",
+            clearance.clinical_page,
+            methods=["GET"],
+            name="clinical:clearance",
+        ),
+        Route(
+            "/clinical/clearances/{clearance_id:int}",
+            clearance.clinical_record,
+            methods=["POST"],
+            name="clinical:clearance_record",
+        ),
         Route("/therapist/", therapist.today, name="therapist:today"),
         Route(
             "/therapist/appointments/{appointment_id:int}",

@@ -11,6 +11,7 @@ from clinic.auth.models import Role
 from clinic.auth.web import requires
 from clinic.booking.service import visits_between
 from clinic.booking.statuses import AppointmentStatus
+from clinic.clearance.pages import clearances_to_record
 from clinic.clock import now_utc
 from clinic.intake.models import IntakeState
 from clinic.intake.service import review_reasons_of
@@ -29,6 +30,8 @@ async def review(request: Request) -> Response:
         upcoming = await visits_between(session, now, now + REVIEW_HORIZON)
         in_review = [v for v in upcoming if v.intake_state is IntakeState.REVIEW]
         reasons = await review_reasons_of(session, [v.appointment_id for v in in_review])
+        # Names and statuses only: each clearance's details are read (and audited) on its page.
+        to_record = await clearances_to_record(session)
     return templates_of(request).TemplateResponse(
         request,
         "clinical/review.html",
@@ -36,6 +39,7 @@ async def review(request: Request) -> Response:
             "waiting": waiting,
             "in_review": in_review,
             "reasons": reasons,
+            "to_record": to_record,
             "zone": settings_of(request).zone,
         },
     )

@@ -389,7 +389,7 @@ class BookingView:
         return self.is_active and now_utc() < self.start
 
 
-async def _appointment_for_token(session: AsyncSession, token: str) -> Appointment:
+async def appointment_for_token(session: AsyncSession, token: str) -> Appointment:
     appointment = await session.scalar(
         select(Appointment)
         .join(ManageLink, ManageLink.appointment_id == Appointment.id)
@@ -421,7 +421,7 @@ async def intake_for_booking(
     async def attempt() -> IntakeReceived:
         now = now_utc()
         async with db.transaction() as session:
-            appointment = await _appointment_for_token(session, manage_token)
+            appointment = await appointment_for_token(session, manage_token)
             if appointment.status not in (
                 AppointmentStatus.CONFIRMED,
                 AppointmentStatus.PENDING_CLEARANCE,
@@ -443,7 +443,7 @@ async def intake_for_booking(
 
 async def booking_for_token(db: Database, token: str) -> BookingView:
     async with db.reading() as session:
-        appointment = await _appointment_for_token(session, token)
+        appointment = await appointment_for_token(session, token)
         return await _view(session, appointment)
 
 
@@ -521,7 +521,7 @@ async def cancel_by_token(
     db: Database, token: str, *, reason: str = "", medically_excused: bool = False
 ) -> BookingView:
     async with db.reading() as session:
-        appointment = await _appointment_for_token(session, token)
+        appointment = await appointment_for_token(session, token)
     if appointment.starts_at <= now_utc():
         raise Conflict("This appointment has already started, so it cannot be cancelled online.")
     return await cancel_appointment(
@@ -589,7 +589,7 @@ async def reschedule_by_token(
     db: Database, token: str, *, start: datetime, therapist_id: int | None = None
 ) -> BookingView:
     async with db.reading() as session:
-        appointment = await _appointment_for_token(session, token)
+        appointment = await appointment_for_token(session, token)
     if appointment.starts_at <= now_utc():
         raise Conflict("This appointment has already started, so it cannot be moved online.")
     return await reschedule_appointment(

@@ -123,6 +123,11 @@ async def send_booking_cancelled(ctx: HandlerContext, message: OutboxMessage) ->
     await _send(ctx, message, "booking_cancelled", with_link=False)
 
 
+@handles("email.previsit_check")
+async def send_previsit_check(ctx: HandlerContext, message: OutboxMessage) -> None:
+    await _send(ctx, message, "previsit_check")
+
+
 @periodic("holds.expire", every=timedelta(minutes=1))
 async def release_expired_holds(ctx: HandlerContext) -> int:
     return await expire_holds(ctx.db)

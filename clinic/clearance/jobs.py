@@ -13,6 +13,7 @@ from clinic.booking.bookings import cancel_appointment
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clearance.models import CLEARING, Clearance, ClearanceStatus
+from clinic.clearance.previsit import send_due_checks
 from clinic.clearance.service import recheck_client
 from clinic.clock import now_utc
 from clinic.db import Database
@@ -78,3 +79,9 @@ async def release_overdue_visits(ctx: HandlerContext) -> int:
 @periodic("clearance.expire", every=timedelta(hours=1))
 async def expire_old_clearances(ctx: HandlerContext) -> int:
     return await expire_clearances(ctx.db)
+
+
+@periodic("previsit.send", every=timedelta(hours=1))
+async def send_previsit_checks(ctx: HandlerContext) -> int:
+    async with ctx.db.transaction() as session:
+        return await send_due_checks(session)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.clock import now_utc
@@ -90,3 +91,18 @@ class ClearanceChase(Base):
     method: Mapped[ChaseMethod] = mapped_column(str_enum(ChaseMethod, "chase_method"))
     outcome: Mapped[str] = mapped_column(String(500))
     next_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class PrevisitCheck(Base):
+    """The "anything new since your last visit?" check of one visit: asked, then answered."""
+
+    __tablename__ = "previsit_check"
+
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # nothing_new, review or deferred (clinic/clearance/previsit.py); "" until answered.
+    outcome: Mapped[str] = mapped_column(String(20), default="")

@@ -192,7 +192,7 @@ async def mark_received(db: Database, clearance_id: int, *, actor: Actor) -> Non
         )
 
 
-async def _may_decide(session: AsyncSession, actor: Actor, clearance: Clearance) -> bool:
+async def may_decide(session: AsyncSession, actor: Actor, clearance: Clearance) -> bool:
     """A clinical lead, or a therapist who treats this client at a coming visit and is
     qualified on its date for the level its plan needs."""
     if Role.CLINICAL_LEAD in actor.roles:
@@ -237,7 +237,7 @@ async def record_outcome(
             today = now.astimezone(screening.zone).date()
             if errors := outcome.problems(today):
                 raise InvalidInput("Check the outcome.", field_errors=errors)
-            if not await _may_decide(session, actor, clearance):
+            if not await may_decide(session, actor, clearance):
                 raise PermissionDenied(
                     "Only a clinical lead, or the client's treating therapist trained for "
                     "their plan, can record a clearance's outcome."

@@ -41,6 +41,8 @@ class ScreeningRules:
     clearance_valid_days_after_treatment: int = 365
     # A visit still waiting for its clearance this long before it starts is released.
     clearance_deadline_hours: int = 72
+    # Clients in active treatment are asked "anything new?" this long before each visit.
+    previsit_check_hours: int = 72
 
     def __post_init__(self) -> None:
         pressures = (
@@ -86,6 +88,7 @@ DESCRIPTIONS: dict[str, str] = {
     "clearance_valid_days_in_treatment": "A clearance lasts this many days in active treatment",
     "clearance_valid_days_after_treatment": "A clearance lasts this many days after treatment",
     "clearance_deadline_hours": "Release a visit still waiting for clearance this long before",
+    "previsit_check_hours": "Ask clients in treatment 'anything new?' this long before a visit",
 }
 # Whole-number settings and their allowed ranges (pressures are checked on Walton's scale).
 RANGES: dict[str, tuple[int, int]] = {
@@ -106,6 +109,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "clearance_valid_days_in_treatment": (1, 730),
     "clearance_valid_days_after_treatment": (1, 730),
     "clearance_deadline_hours": (0, 14 * 24),
+    "previsit_check_hours": (1, 14 * 24),
 }
 
 

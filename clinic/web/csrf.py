@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinic.auth.sessions import SignedIn
@@ -68,7 +69,9 @@ def csrf_token(request: HTTPConnection) -> str:
 
 
 class BodyTooLarge(Exception):
-    pass
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message or "That is more than this form accepts."
 
 
 class ClientGone(Exception):
@@ -118,8 +121,8 @@ class CSRFMiddleware:
             return
         try:
             body, given = await self._read_token(scope, receive)
-        except BodyTooLarge:
-            response = error_page(Request(scope), 413, "That is more than this form accepts.")
+        except BodyTooLarge as too_large:
+            response = error_page(Request(scope), 413, too_large.message)
             await response(scope, receive, send)
             return
         except ClientGone:
@@ -174,9 +177,12 @@ class CSRFMiddleware:
         connection = HTTPConnection(scope)
         content_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         limit = MAX_MULTIPART_BYTES if content_type == "multipart/form-data" else MAX_FORM_BYTES
+        route_limit, too_large_message = _route_limit(scope)
+        if route_limit is not None and route_limit < limit:
+            limit = route_limit
         declared = connection.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(too_large_message)
         body = bytearray()
         while True:
             message = await receive()
@@ -184,7 +190,7 @@ class CSRFMiddleware:
                 raise ClientGone
             body.extend(message.get("body", b""))
             if len(body) > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(too_large_message)
             if not message.get("more_body", False):
                 break
         header = connection.headers.get(HEADER)
@@ -223,3 +229,20 @@ async def _multipart_token(scope: Scope, body: bytes) -> str | None:
         return value if isinstance(value, str) else None
     finally:
         await form.close()
+
+
+def _route_limit(scope: Scope) -> tuple[int | None, str | None]:
+    """The body limit the matching endpoint declares (`endpoint.max_body_bytes`, with its
+    `too_large_message`), so an upload over its own route's limit is refused before this
+    middleware reads it whole."""
+    router = getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            endpoint = getattr(route, "endpoint", None)
+            limit = getattr(endpoint, "max_body_bytes", None)
+            message = getattr(endpoint, "too_large_message", None)
+            return (limit if isinstance(limit, int) else None), (
+                message if isinstance(message, str) else None
+            )
+    return None, None

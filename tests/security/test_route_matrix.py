@@ -146,6 +146,37 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/login"): everyone("/login", 200),
     ("POST", "/logout"): everyone("/logout", 303),
     ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
+    # Clearances: an appointment or clearance that does not exist is "not found" for those
+    # allowed; the guard refuses everyone else first.
+    ("GET", "/desk/appointments/{appointment_id:int}/clearance"): staff_only(
+        "/desk/appointments/999999/clearance", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:int}/clearance/request"): staff_only(
+        "/desk/appointments/999999/clearance/request", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:int}/clearance/chase"): staff_only(
+        "/desk/appointments/999999/clearance/chase", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:int}/clearance/received"): staff_only(
+        "/desk/appointments/999999/clearance/received", Role.FRONTDESK, 404
+    ),
+    ("GET", "/desk/appointments/{appointment_id:int}/clearance/letter"): staff_only(
+        "/desk/appointments/999999/clearance/letter", Role.FRONTDESK, 404
+    ),
+    # No file in the form: 422 for the desk and a clinical lead; only they may upload.
+    ("POST", "/desk/clearances/{clearance_id:int}/documents"): Case(
+        "/desk/clearances/999999/documents", 303, 422, 403, 422, 403
+    ),
+    # Health documents: the clinical lead and treating therapists only.
+    ("GET", "/clearances/documents/{document_id:int}"): Case(
+        "/clearances/documents/999999", 303, 403, 404, 404, 403
+    ),
+    ("GET", "/clinical/clearances/{clearance_id:int}"): Case(
+        "/clinical/clearances/999999", 303, 403, 404, 404, 403
+    ),
+    ("POST", "/clinical/clearances/{clearance_id:int}"): Case(
+        "/clinical/clearances/999999", 303, 403, 404, 404, 403
+    ),
     ("GET", "/therapist/"): staff_only("/therapist/", Role.THERAPIST),
     # Not one of this therapist's appointments (none exists): "not found", no hint.
     ("GET", "/therapist/appointments/{appointment_id:int}"): staff_only(
