@@ -12,6 +12,7 @@ from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, therapist
 from clinic.auth import routes as auth
 from clinic.booking import pages as booking
+from clinic.booking.pages import manage_check
 from clinic.clearance import documents_web
 from clinic.clearance import pages as clearance
 from clinic.settings import PROJECT_ROOT
@@ -166,6 +167,13 @@ def build_routes() -> list[Route | Mount]:
             booking.manage_cancel_submit,
             methods=["POST"],
             name="manage:cancel_submit",
+        ),
+        Route("/manage/{token}/check", manage_check.manage_check_form, name="manage:check"),
+        Route(
+            "/manage/{token}/check",
+            manage_check.manage_check_submit,
+            methods=["POST"],
+            name="manage:check_submit",
         ),
         Route(
             "/manage/{token}/intake",

@@ -166,6 +166,9 @@ async def _to_review(
     if link is not None and link.intake_id is not None:
         intake = await session.get(Intake, link.intake_id)
         signed_at = intake.signed_at if intake is not None else None
+        # The intake is reopened: the visit waits for a new form (the manage link asks for
+        # it); the plan it was booked on stays for the therapist until then.
+        link.intake_id = None
     clearances = await session.scalars(
         select(Clearance).where(
             Clearance.client_id == appointment.client_id, Clearance.status.in_(CLEARING)

@@ -82,12 +82,14 @@ async def care_sheet(
     answers: list[forms.ReadableSection] = []
     if intake is not None:
         answers = forms.readable(forms.by_hash(intake.form_hash), intake.answers)
+    if intake is not None or (link is not None and link.plan is not None):
+        # The plan is health information too: a plan shown without its form is audited.
         audit.record(
             session,
             "intake.read",
             actor_user_id=user_id,
-            subject_type="intake",
-            subject_id=intake.id,
+            subject_type="intake" if intake is not None else "appointment",
+            subject_id=intake.id if intake is not None else appointment.id,
             details={"appointment_id": appointment.id, "by": "treating_therapist"},
         )
     return CareSheet(

@@ -22,6 +22,8 @@ from clinic.db import Database
 from clinic.errors import InvalidInput
 from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.outbox.models import OutboxMessage
+from clinic.staff.models import Therapist
+from tests import factories
 from tests.booking.conftest import CLIENT, NOW, free_slots, service_id
 from tests.booking.test_clearance import BONE_METS, SHORT, actor
 from tests.intake.answers_factory import signed
@@ -137,6 +139,7 @@ async def test_a_new_device_voids_the_clearance_and_sends_the_visit_to_review(
     assert link is not None
     assert link.state is IntakeState.REVIEW
     assert "new health form" in link.review_reason
+    assert link.intake_id is None  # reopened: the manage link asks for a new form
     assert await status_of(seeded, visit["id"]) is AppointmentStatus.PENDING_CLEARANCE
 
 
@@ -162,3 +165,42 @@ async def test_fever_weeks_before_the_visit_asks_for_review_instead(
     outcome = await answer(seeded, visit["manage_token"], {**NOTHING_NEW, "fever": "yes"})
     assert outcome == "review"
     assert await status_of(seeded, visit["id"]) is AppointmentStatus.CONFIRMED
+
+
+async def test_the_manage_link_asks_and_answers_through_the_page(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    visit = await book(seeded, http, "2026-12-02", phase="in_treatment")
+    path = f"/manage/{visit['manage_token']}/check"
+    page = await http.get(path)
+    assert page.status_code == 200
+    assert "Have you stayed in hospital?" in page.text
+    token = factories.CSRF_FIELD.search(page.text)
+    assert token is not None
+    missing = await http.post(path, data={"csrf_token": token.group(1), "fever": "no"})
+    assert missing.status_code == 422
+    assert "Select yes or no" in missing.text
+    assert 'value="no" checked' in missing.text
+    sent = await http.post(path, data={"csrf_token": token.group(1), **NOTHING_NEW})
+    assert sent.status_code == 303
+    shown = await http.get(sent.headers["location"])
+    assert "We look forward to seeing you" in shown.text
+
+
+async def test_the_therapist_still_sees_the_plan_of_a_reopened_visit(
+    seeded: Database, http: httpx2.AsyncClient, new_client: Any
+) -> None:
+    visit = await book(seeded, http, "2026-12-02", phase="in_treatment")
+    await answer(seeded, visit["manage_token"], {**NOTHING_NEW, "hospital_stay": "yes"})
+    async with seeded.reading() as session:
+        appointment = await session.get(Appointment, visit["id"])
+        assert appointment is not None
+        therapist = await session.get(Therapist, appointment.therapist_id)
+    assert therapist is not None
+    assert therapist.user_id is not None
+    async with new_client() as browser:
+        await factories.sign_in_existing(browser, seeded, therapist.user_id)
+        page = await browser.get(f"/therapist/appointments/{visit['id']}")
+    assert page.status_code == 200, page.text
+    assert "Needs review before this visit" in page.text
+    assert "fill in the health form again" in page.text

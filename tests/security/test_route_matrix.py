@@ -223,6 +223,8 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
     ("POST", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
+    ("GET", "/manage/{token}/check"): everyone("/manage/not-a-real-token/check", 404),
+    ("POST", "/manage/{token}/check"): everyone("/manage/not-a-real-token/check", 404),
     ("GET", "/manage/{token}/intake"): everyone("/manage/not-a-real-token/intake", 404),
     ("POST", "/manage/{token}/intake"): everyone("/manage/not-a-real-token/intake", 404),
     ("GET", "/manage/{token}/intake/plan"): everyone("/manage/not-a-real-token/intake/plan", 404),

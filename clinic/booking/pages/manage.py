@@ -115,7 +115,8 @@ async def _intake_missing(db: Database, view: BookingView) -> bool:
     if view.status not in OPEN_STATUSES:
         return False
     link = await intake_link(db, view.appointment_id)
-    return link is None or link.state is IntakeState.MISSING
+    # No form, or one the pre-visit check reopened (its link to the old form is cleared).
+    return link is None or link.state is IntakeState.MISSING or link.intake_id is None
 
 
 def manage_context(request: Request, token: str, view: BookingView) -> dict[str, Any]:
