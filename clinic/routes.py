@@ -13,7 +13,7 @@ from clinic.areas import admin, clinical, desk, therapist
 from clinic.auth import routes as auth
 from clinic.booking import pages as booking
 from clinic.booking.pages import manage_check
-from clinic.clearance import documents_web
+from clinic.clearance import documents_web, review_pages
 from clinic.clearance import pages as clearance
 from clinic.settings import PROJECT_ROOT
 from clinic.web import pages
@@ -70,6 +70,29 @@ def build_routes() -> list[Route | Mount]:
             documents_web.download_document,
             methods=["GET"],
             name="clearance:document",
+        ),
+        Route(
+            "/clinical/reviews/{appointment_id:int}",
+            review_pages.review_page,
+            name="clinical:review_visit",
+        ),
+        Route(
+            "/clinical/reviews/{appointment_id:int}/confirm",
+            review_pages.confirm,
+            methods=["POST"],
+            name="clinical:review_confirm",
+        ),
+        Route(
+            "/clinical/reviews/{appointment_id:int}/plan",
+            review_pages.adjust,
+            methods=["POST"],
+            name="clinical:review_adjust",
+        ),
+        Route(
+            "/clinical/reviews/{appointment_id:int}/clearance",
+            review_pages.clearance,
+            methods=["POST"],
+            name="clinical:review_clearance",
         ),
         Route(
             "/clinical/clearances/{clearance_id:int}",

@@ -183,6 +183,19 @@ EXPECTED: dict[tuple[str, str], Case] = {
         "/therapist/appointments/999999", Role.THERAPIST, 404
     ),
     ("GET", "/clinical/"): staff_only("/clinical/", Role.CLINICAL_LEAD),
+    # No such visit in review: "not found" for the clinical lead.
+    ("GET", "/clinical/reviews/{appointment_id:int}"): staff_only(
+        "/clinical/reviews/999999", Role.CLINICAL_LEAD, 404
+    ),
+    ("POST", "/clinical/reviews/{appointment_id:int}/confirm"): staff_only(
+        "/clinical/reviews/999999/confirm", Role.CLINICAL_LEAD, 404
+    ),
+    ("POST", "/clinical/reviews/{appointment_id:int}/plan"): staff_only(
+        "/clinical/reviews/999999/plan", Role.CLINICAL_LEAD, 404
+    ),
+    ("POST", "/clinical/reviews/{appointment_id:int}/clearance"): staff_only(
+        "/clinical/reviews/999999/clearance", Role.CLINICAL_LEAD, 404
+    ),
     ("GET", "/admin/"): staff_only("/admin/", Role.ADMIN),
     ("GET", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN),
     # No fields at all: the admin gets the form back with its errors.
