@@ -286,3 +286,26 @@ async def test_a_treating_qualified_therapist_may_decide_and_another_may_not(
         actor=Actor(treating.user_id, frozenset({Role.THERAPIST})),
     )
     assert await status_of(seeded, visit["id"]) is AppointmentStatus.CONFIRMED
+
+
+async def test_in_the_demo_the_lead_records_the_waiting_reply_and_the_visit_is_confirmed(
+    seeded: Database,
+) -> None:
+    async with seeded.reading() as session:
+        waiting = await session.scalar(
+            select(Clearance).where(Clearance.status == ClearanceStatus.RECEIVED)
+        )
+        assert waiting is not None
+        pending = list(
+            await session.scalars(
+                select(Appointment.id).where(
+                    Appointment.client_id == waiting.client_id,
+                    Appointment.status == AppointmentStatus.PENDING_CLEARANCE,
+                )
+            )
+        )
+    assert pending
+    lead = await actor(seeded, Role.CLINICAL_LEAD)
+    await record_outcome(seeded, waiting.id, Outcome(ClearanceStatus.CLEARED), actor=lead)
+    for appointment_id in pending:
+        assert await status_of(seeded, appointment_id) is AppointmentStatus.CONFIRMED
