@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.clock import now_utc
-from clinic.db import Base, Database, UTCDateTime
+from clinic.db import Base, Database, UTCDateTime, is_transient
 
 logger = logging.getLogger("clinic.audit")
 
@@ -303,9 +303,13 @@ async def seal_periodically(db: Database, interval_seconds: float, stop: asyncio
     while not stop.is_set():
         try:
             sealed = await seal_all(db)
-        except Exception:
-            logger.exception(
-                "Sealing the audit trail failed; trying again in %s seconds", interval_seconds
+        except Exception as error:
+            # A locked database under load is expected: one line; anything else in full.
+            logger.log(
+                logging.WARNING if is_transient(error) else logging.ERROR,
+                "Sealing the audit trail failed; trying again in %s seconds",
+                interval_seconds,
+                exc_info=None if is_transient(error) else error,
             )
         else:
             if sealed:

@@ -247,15 +247,22 @@ async def with_retries(work: Callable[[], Awaitable[T]]) -> T:
         try:
             return await work()
         except exc.DBAPIError as error:
-            # SQLite's busy timeout ran out behind other writers: queue again.
-            locked = "database is locked" in str(error.orig)
-            if not locked and _sqlstate(error) not in RETRYABLE_SQLSTATES:
+            if not is_transient(error):
                 raise
             if attempt == WRITE_ATTEMPTS:
                 raise DatabaseBusy() from error
         log.info("retrying a write transaction", extra={"fields": {"attempt": attempt}})
         await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311
     raise AssertionError("unreachable")
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that trying the same transaction again can cure: SQLite's busy timeout
+    ran out behind other writers, or PostgreSQL chose this transaction as a deadlock or
+    serialisation victim."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    return "database is locked" in str(error.orig) or _sqlstate(error) in RETRYABLE_SQLSTATES
 
 
 def _sqlstate(error: exc.DBAPIError) -> str | None:

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.clock import now_utc
-from clinic.db import Database
+from clinic.db import Database, is_transient
 from clinic.logging import redact_text
 from clinic.notifications.mail import Mailer, mailer_from_settings
 from clinic.outbox.models import OutboxMessage, OutboxStatus
@@ -225,9 +225,15 @@ class Worker:
                     await self.ensure_periodic()
                     ensured = True
                 handled = await self.run_once()
-            except Exception:
-                logger.exception(
-                    "Outbox worker %s: a pass failed; trying again in %s seconds", self.name, poll
+            except Exception as error:
+                # A locked or deadlocked database is expected under load: one line, no
+                # traceback. Anything else is logged whole.
+                logger.log(
+                    logging.WARNING if is_transient(error) else logging.ERROR,
+                    "Outbox worker %s: a pass failed; trying again in %s seconds",
+                    self.name,
+                    poll,
+                    exc_info=None if is_transient(error) else error,
                 )
             if handled >= self.batch:
                 # A full batch: more may be waiting. Yield, then go on without the pause.
@@ -392,7 +398,7 @@ class Worker:
                 error_name,
                 retry_at.isoformat() if isinstance(retry_at, datetime) else retry_at,
                 extra=extra,
-                exc_info=error,
+                exc_info=None if error is None or is_transient(error) else error,
             )
         elif outcome is Outcome.DEAD:
             reason = error_name or result.dead_reason or ""

@@ -4,6 +4,7 @@ clearances past their date so the visits they covered wait again."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from clinic.clearance.models import CLEARING, Clearance, ClearanceStatus
 from clinic.clearance.previsit import send_due_checks
 from clinic.clearance.service import recheck_client
 from clinic.clock import now_utc
-from clinic.db import Database
+from clinic.db import Database, with_retries
 from clinic.errors import ClinicError
 from clinic.intake.service import clinic_screening
 from clinic.outbox.registry import HandlerContext, periodic
@@ -41,8 +42,14 @@ async def release_overdue(db: Database) -> int:
     released = 0
     for appointment_id in overdue:
         try:
-            await cancel_appointment(
-                db, appointment_id, cancelled_by=CancelledBy.SYSTEM, reason=RELEASE_REASON
+            await with_retries(
+                functools.partial(
+                    cancel_appointment,
+                    db,
+                    appointment_id,
+                    cancelled_by=CancelledBy.SYSTEM,
+                    reason=RELEASE_REASON,
+                )
             )
         except ClinicError:
             # Confirmed or cancelled meanwhile by someone else: nothing to release.
@@ -53,6 +60,10 @@ async def release_overdue(db: Database) -> int:
 
 async def expire_clearances(db: Database) -> int:
     """Mark clearances past their date expired and re-check their clients' visits."""
+    return await with_retries(lambda: _expire_clearances(db))
+
+
+async def _expire_clearances(db: Database) -> int:
     async with db.transaction() as session:
         screening = await clinic_screening(session)
         today = now_utc().astimezone(screening.zone).date()
@@ -83,5 +94,8 @@ async def expire_old_clearances(ctx: HandlerContext) -> int:
 
 @periodic("previsit.send", every=timedelta(hours=1))
 async def send_previsit_checks(ctx: HandlerContext) -> int:
-    async with ctx.db.transaction() as session:
-        return await send_due_checks(session)
+    async def attempt() -> int:
+        async with ctx.db.transaction() as session:
+            return await send_due_checks(session)
+
+    return await with_retries(attempt)

@@ -19,6 +19,7 @@ from clinic import clock, demo
 from clinic.api.openapi import openapi_document
 from clinic.db import Database
 from clinic.scheduling.service import public_services
+from tests.demo_snapshot import seed_demo
 
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=clock.now_utc().tzinfo)
@@ -32,7 +33,7 @@ def frozen() -> Iterator[None]:
 
 @pytest.fixture
 async def seeded(db: Database) -> Database:
-    await demo.seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
+    await seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
     return db
 
 

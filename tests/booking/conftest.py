@@ -10,9 +10,10 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from clinic import clock, demo
+from clinic import clock
 from clinic.db import Database
 from clinic.scheduling.models import Service
+from tests.demo_snapshot import seed_demo
 
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ def frozen() -> Iterator[None]:
 
 @pytest.fixture
 async def seeded(db: Database) -> Database:
-    await demo.seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
+    await seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
     return db
 
 
