@@ -16,7 +16,10 @@ from clinic.booking.pages import manage_check
 from clinic.clearance import documents_web, review_pages
 from clinic.clearance import pages as clearance
 from clinic.settings import PROJECT_ROOT
-from clinic.web import pages
+from clinic.web import ids, pages
+
+# `{name:id}` in the paths below (clinic/web/ids.py).
+ids.register()
 
 
 def build_routes() -> list[Route | Mount]:
@@ -30,85 +33,85 @@ def build_routes() -> list[Route | Mount]:
         # Clearances (clinic/clearance/pages.py): the desk's view, forms and letter; the
         # clinician's page that records the outcome.
         Route(
-            "/desk/appointments/{appointment_id:int}/clearance",
+            "/desk/appointments/{appointment_id:id}/clearance",
             clearance.desk_page,
             methods=["GET"],
             name="desk:clearance",
         ),
         Route(
-            "/desk/appointments/{appointment_id:int}/clearance/request",
+            "/desk/appointments/{appointment_id:id}/clearance/request",
             clearance.desk_request,
             methods=["POST"],
             name="desk:clearance_request",
         ),
         Route(
-            "/desk/appointments/{appointment_id:int}/clearance/chase",
+            "/desk/appointments/{appointment_id:id}/clearance/chase",
             clearance.desk_chase,
             methods=["POST"],
             name="desk:clearance_chase",
         ),
         Route(
-            "/desk/appointments/{appointment_id:int}/clearance/received",
+            "/desk/appointments/{appointment_id:id}/clearance/received",
             clearance.desk_received,
             methods=["POST"],
             name="desk:clearance_received",
         ),
         Route(
-            "/desk/appointments/{appointment_id:int}/clearance/letter",
+            "/desk/appointments/{appointment_id:id}/clearance/letter",
             clearance.letter,
             methods=["GET"],
             name="desk:clearance_letter",
         ),
         Route(
-            "/desk/clearances/{clearance_id:int}/documents",
+            "/desk/clearances/{clearance_id:id}/documents",
             documents_web.upload_document,
             methods=["POST"],
             name="desk:clearance_document_add",
         ),
         Route(
-            "/clearances/documents/{document_id:int}",
+            "/clearances/documents/{document_id:id}",
             documents_web.download_document,
             methods=["GET"],
             name="clearance:document",
         ),
         Route(
-            "/clinical/reviews/{appointment_id:int}",
+            "/clinical/reviews/{appointment_id:id}",
             review_pages.review_page,
             name="clinical:review_visit",
         ),
         Route(
-            "/clinical/reviews/{appointment_id:int}/confirm",
+            "/clinical/reviews/{appointment_id:id}/confirm",
             review_pages.confirm,
             methods=["POST"],
             name="clinical:review_confirm",
         ),
         Route(
-            "/clinical/reviews/{appointment_id:int}/plan",
+            "/clinical/reviews/{appointment_id:id}/plan",
             review_pages.adjust,
             methods=["POST"],
             name="clinical:review_adjust",
         ),
         Route(
-            "/clinical/reviews/{appointment_id:int}/clearance",
+            "/clinical/reviews/{appointment_id:id}/clearance",
             review_pages.clearance,
             methods=["POST"],
             name="clinical:review_clearance",
         ),
         Route(
-            "/clinical/clearances/{clearance_id:int}",
+            "/clinical/clearances/{clearance_id:id}",
             clearance.clinical_page,
             methods=["GET"],
             name="clinical:clearance",
         ),
         Route(
-            "/clinical/clearances/{clearance_id:int}",
+            "/clinical/clearances/{clearance_id:id}",
             clearance.clinical_record,
             methods=["POST"],
             name="clinical:clearance_record",
         ),
         Route("/therapist/", therapist.today, name="therapist:today"),
         Route(
-            "/therapist/appointments/{appointment_id:int}",
+            "/therapist/appointments/{appointment_id:id}",
             therapist.appointment,
             name="therapist:appointment",
         ),
@@ -116,9 +119,9 @@ def build_routes() -> list[Route | Mount]:
         Route("/admin/", admin.users, name="admin:users"),
         Route("/admin/users/new", admin.new_user_form, methods=["GET"], name="admin:user_new"),
         Route("/admin/users/new", admin.new_user, methods=["POST"], name="admin:user_create"),
-        Route("/admin/users/{user_id:int}", admin.user_detail, methods=["GET"], name="admin:user"),
+        Route("/admin/users/{user_id:id}", admin.user_detail, methods=["GET"], name="admin:user"),
         Route(
-            "/admin/users/{user_id:int}",
+            "/admin/users/{user_id:id}",
             admin.change_user,
             methods=["POST"],
             name="admin:user_save",

@@ -17,9 +17,11 @@ from clinic.errors import InvalidInput
 from clinic.intake.service import listing_care
 from clinic.scheduling.service import free_times, public_services, public_therapists
 from clinic.web.context import db_of, settings_of
+from clinic.web.ids import ID_PATTERN
 
 MAX_RANGE_DAYS = 31
-_ID = re.compile(r"^[1-9][0-9]{0,9}$")
+# Ids fit PostgreSQL's integer: a longer number is refused as a parameter, not sent on.
+_ID = re.compile(rf"^{ID_PATTERN}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -312,7 +312,9 @@ async def _open_clearance_id(request: Request, form: FormData) -> int:
         )
         if client_id is None:
             raise NotFound("There is no such appointment.")
-        clearance = await session.get(Clearance, int(raw)) if raw.isdigit() else None
+        # At most nine digits: a longer number is no id, and PostgreSQL would refuse it.
+        valid = raw.isdigit() and len(raw) <= 9
+        clearance = await session.get(Clearance, int(raw)) if valid else None
     if clearance is None or clearance.client_id != client_id:
         raise NotFound("There is no such clearance for this appointment.")
     return clearance.id

@@ -4,9 +4,6 @@ A document's type is decided by its bytes (a file that claims to be a PDF but is
 refused with a clear message), an oversize upload gets 413, the checksum is verified on
 download (a damaged file is refused, no bytes sent), the desk cannot download health
 documents, and every download by staff is audited.
-
-The two routes are added to the app here when clinic/routes.py does not have them yet
-(`app` below); once they are routed the fixture changes nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +18,11 @@ import httpx2
 import pytest
 from sqlalchemy import func, select, update
 from starlette.applications import Starlette
-from starlette.routing import Route
 from starlette.types import Message
 
-from clinic.app import create_app
 from clinic.audit import AuditEntry
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
-from clinic.clearance import documents_web
 from clinic.clearance.documents import (
     DAMAGED,
     EMPTY,
@@ -50,7 +44,6 @@ from clinic.clearance.documents_web import (
 from clinic.clearance.models import Clearance
 from clinic.db import Database
 from clinic.errors import InvalidInput, PermissionDenied
-from clinic.settings import Settings
 from clinic.staff.models import Therapist
 from clinic.web.csrf import MAX_MULTIPART_BYTES
 from tests import factories
@@ -60,20 +53,6 @@ pytestmark = pytest.mark.usefixtures("frozen")
 
 UPLOAD_NAME = "desk:clearance_document_add"
 DOWNLOAD_NAME = "clearance:document"
-DOCUMENT_ROUTES = (
-    Route(
-        "/desk/clearances/{clearance_id:int}/documents",
-        documents_web.upload_document,
-        methods=["POST"],
-        name=UPLOAD_NAME,
-    ),
-    Route(
-        "/clearances/documents/{document_id:int}",
-        documents_web.download_document,
-        methods=["GET"],
-        name=DOWNLOAD_NAME,
-    ),
-)
 
 PDF_BYTES = (
     b"%PDF-1.4\n"
@@ -104,17 +83,6 @@ def png_bytes() -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
         + chunk(b"IEND", b"")
     )
-
-
-@pytest.fixture
-def app(settings: Settings, db: Database) -> Starlette:
-    """The app, with the document routes added if clinic/routes.py lacks them."""
-    app = create_app(settings, db=db)
-    names = {getattr(route, "name", None) for route in app.router.routes}
-    for route in DOCUMENT_ROUTES:
-        if route.name not in names:
-            app.router.routes.append(route)
-    return app
 
 
 # Helpers

@@ -148,62 +148,62 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
     # Clearances: an appointment or clearance that does not exist is "not found" for those
     # allowed; the guard refuses everyone else first.
-    ("GET", "/desk/appointments/{appointment_id:int}/clearance"): staff_only(
+    ("GET", "/desk/appointments/{appointment_id:id}/clearance"): staff_only(
         "/desk/appointments/999999/clearance", Role.FRONTDESK, 404
     ),
-    ("POST", "/desk/appointments/{appointment_id:int}/clearance/request"): staff_only(
+    ("POST", "/desk/appointments/{appointment_id:id}/clearance/request"): staff_only(
         "/desk/appointments/999999/clearance/request", Role.FRONTDESK, 404
     ),
-    ("POST", "/desk/appointments/{appointment_id:int}/clearance/chase"): staff_only(
+    ("POST", "/desk/appointments/{appointment_id:id}/clearance/chase"): staff_only(
         "/desk/appointments/999999/clearance/chase", Role.FRONTDESK, 404
     ),
-    ("POST", "/desk/appointments/{appointment_id:int}/clearance/received"): staff_only(
+    ("POST", "/desk/appointments/{appointment_id:id}/clearance/received"): staff_only(
         "/desk/appointments/999999/clearance/received", Role.FRONTDESK, 404
     ),
-    ("GET", "/desk/appointments/{appointment_id:int}/clearance/letter"): staff_only(
+    ("GET", "/desk/appointments/{appointment_id:id}/clearance/letter"): staff_only(
         "/desk/appointments/999999/clearance/letter", Role.FRONTDESK, 404
     ),
     # No file in the form: 422 for the desk and a clinical lead; only they may upload.
-    ("POST", "/desk/clearances/{clearance_id:int}/documents"): Case(
+    ("POST", "/desk/clearances/{clearance_id:id}/documents"): Case(
         "/desk/clearances/999999/documents", 303, 422, 403, 422, 403
     ),
     # Health documents: the clinical lead and treating therapists only.
-    ("GET", "/clearances/documents/{document_id:int}"): Case(
+    ("GET", "/clearances/documents/{document_id:id}"): Case(
         "/clearances/documents/999999", 303, 403, 404, 404, 403
     ),
-    ("GET", "/clinical/clearances/{clearance_id:int}"): Case(
+    ("GET", "/clinical/clearances/{clearance_id:id}"): Case(
         "/clinical/clearances/999999", 303, 403, 404, 404, 403
     ),
-    ("POST", "/clinical/clearances/{clearance_id:int}"): Case(
+    ("POST", "/clinical/clearances/{clearance_id:id}"): Case(
         "/clinical/clearances/999999", 303, 403, 404, 404, 403
     ),
     ("GET", "/therapist/"): staff_only("/therapist/", Role.THERAPIST),
     # Not one of this therapist's appointments (none exists): "not found", no hint.
-    ("GET", "/therapist/appointments/{appointment_id:int}"): staff_only(
+    ("GET", "/therapist/appointments/{appointment_id:id}"): staff_only(
         "/therapist/appointments/999999", Role.THERAPIST, 404
     ),
     ("GET", "/clinical/"): staff_only("/clinical/", Role.CLINICAL_LEAD),
     # No such visit in review: "not found" for the clinical lead.
-    ("GET", "/clinical/reviews/{appointment_id:int}"): staff_only(
+    ("GET", "/clinical/reviews/{appointment_id:id}"): staff_only(
         "/clinical/reviews/999999", Role.CLINICAL_LEAD, 404
     ),
-    ("POST", "/clinical/reviews/{appointment_id:int}/confirm"): staff_only(
+    ("POST", "/clinical/reviews/{appointment_id:id}/confirm"): staff_only(
         "/clinical/reviews/999999/confirm", Role.CLINICAL_LEAD, 404
     ),
-    ("POST", "/clinical/reviews/{appointment_id:int}/plan"): staff_only(
+    ("POST", "/clinical/reviews/{appointment_id:id}/plan"): staff_only(
         "/clinical/reviews/999999/plan", Role.CLINICAL_LEAD, 404
     ),
-    ("POST", "/clinical/reviews/{appointment_id:int}/clearance"): staff_only(
+    ("POST", "/clinical/reviews/{appointment_id:id}/clearance"): staff_only(
         "/clinical/reviews/999999/clearance", Role.CLINICAL_LEAD, 404
     ),
     ("GET", "/admin/"): staff_only("/admin/", Role.ADMIN),
     ("GET", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN),
     # No fields at all: the admin gets the form back with its errors.
     ("POST", "/admin/users/new"): staff_only("/admin/users/new", Role.ADMIN, 422),
-    ("GET", "/admin/users/{user_id:int}"): staff_only("/admin/users/{own_user_id}", Role.ADMIN),
+    ("GET", "/admin/users/{user_id:id}"): staff_only("/admin/users/{own_user_id}", Role.ADMIN),
     # Someone else's account, with no role chosen: 422 for an admin, and for anyone else a
     # refusal that does not depend on the account existing.
-    ("POST", "/admin/users/{user_id:int}"): staff_only(
+    ("POST", "/admin/users/{user_id:id}"): staff_only(
         "/admin/users/{other_user_id}", Role.ADMIN, 422, active="yes"
     ),
     # Client booking pages: open to everyone, signed in or not. Each step without the
