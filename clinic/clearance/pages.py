@@ -90,6 +90,9 @@ LETTER_CHECKLIST = (
 )
 
 
+NO_SUCH_CLEARANCE = "There is no such clearance."
+
+
 def actor_of(request: Request) -> Actor:
     staff = signed_in_staff(request)
     return Actor(staff.user_id, frozenset(staff.roles))
@@ -506,13 +509,9 @@ async def clinical_view(session: AsyncSession, clearance_id: int, actor: Actor) 
     """The clearance with the plan it answers; only for those who may record its outcome
     (a clinical lead, or the client's treating, qualified therapist). Audited."""
     clearance = await session.get(Clearance, clearance_id)
-    if clearance is None:
-        raise NotFound("There is no such clearance.")
-    if not await may_decide(session, actor, clearance):
-        raise PermissionDenied(
-            "Only a clinical lead, or the client's treating therapist trained for their "
-            "plan, can see and record this clearance."
-        )
+    # Someone else's client's clearance is "not found" too: no hint that it exists.
+    if clearance is None or not await may_decide(session, actor, clearance):
+        raise NotFound(NO_SUCH_CLEARANCE)
     screening = await clinic_screening(session)
     today = now_utc().astimezone(screening.zone).date()
     client = await session.get(Client, clearance.client_id)
@@ -622,8 +621,10 @@ async def clinical_record(request: Request) -> Response:
     if outcome is not None:
         try:
             # record_outcome refuses anyone but a clinical lead or the treating, qualified
-            # therapist (PermissionDenied: the 403 error page says so).
+            # therapist; for them the clearance is not found, as on the page.
             await record_outcome(db_of(request), clearance_id, outcome, actor=actor_of(request))
+        except PermissionDenied:
+            raise NotFound(NO_SUCH_CLEARANCE) from None
         except InvalidInput as invalid:
             errors = invalid.field_errors
         else:

@@ -206,8 +206,10 @@ async def test_a_therapist_not_treating_the_client_is_refused(
     clearance = await requested(seeded, visit["id"], await actor(seeded, Role.FRONTDESK))
     await factories.sign_in_as(http, seeded, Role.THERAPIST)
     page = await http.get(f"/clinical/clearances/{clearance.id}")
-    assert page.status_code == 403
-    assert "treating therapist" in page.text
+    # As if it did not exist: a therapist cannot learn which clearance numbers exist.
+    assert page.status_code == 404
+    missing = await http.get("/clinical/clearances/999999")
+    assert missing.status_code == 404
 
 
 async def test_the_letter_shows_the_walton_pressure_and_signature_lines_and_is_audited(
