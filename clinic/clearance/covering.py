@@ -3,12 +3,11 @@ Pure: no database, no clock."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from clinic.clearance.models import CLEARING, Clearance
 from clinic.intake.answers import Answers, Phase
-from clinic.intake.plan import CarePlan
+from clinic.intake.plan import CarePlan, tightened
 from clinic.intake.rules import ScreeningRules
 
 ACTIVE_PHASES = (Phase.NEWLY_DIAGNOSED, Phase.IN_TREATMENT, Phase.PALLIATIVE, Phase.END_OF_LIFE)
@@ -47,14 +46,12 @@ def default_valid_until(answers: Answers, decided_on: date, rules: ScreeningRule
     return decided_on + timedelta(days=days)
 
 
-def tightened(plan: CarePlan, clearance: Clearance) -> CarePlan:
+def with_clearance(plan: CarePlan, clearance: Clearance) -> CarePlan:
     """The plan with the physician's restrictions: a lower pressure cap wins, and the
     written restrictions reach the therapist as a note."""
-    pressure = plan.max_pressure
-    if clearance.max_pressure is not None:
-        pressure = min(p for p in (pressure, clearance.max_pressure) if p is not None)
-    notes = plan.notes
-    note = f"Physician's restrictions: {clearance.restrictions.strip()}"
-    if clearance.restrictions.strip() and note not in notes:
-        notes = (*notes, note)
-    return replace(plan, max_pressure=pressure, notes=notes)
+    restrictions = clearance.restrictions.strip()
+    return tightened(
+        plan,
+        max_pressure=clearance.max_pressure,
+        note=f"Physician's restrictions: {restrictions}" if restrictions else "",
+    )

@@ -61,6 +61,7 @@ from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
 from clinic.web.context import db_of, templates_of
 from clinic.web.flash import flash
+from clinic.web.ids import parse_id
 
 OPEN = (ClearanceStatus.REQUESTED, ClearanceStatus.RECEIVED)
 # A clearance on file this close to its last day is shown as expiring.
@@ -315,9 +316,8 @@ async def _open_clearance_id(request: Request, form: FormData) -> int:
         )
         if client_id is None:
             raise NotFound("There is no such appointment.")
-        # At most nine digits: a longer number is no id, and PostgreSQL would refuse it.
-        valid = raw.isdigit() and len(raw) <= 9
-        clearance = await session.get(Clearance, int(raw)) if valid else None
+        clearance_id = parse_id(raw)
+        clearance = await session.get(Clearance, clearance_id) if clearance_id else None
     if clearance is None or clearance.client_id != client_id:
         raise NotFound("There is no such clearance for this appointment.")
     return clearance.id

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.booking.transitions import check_transition
 from clinic.clearance.covering import covers, in_active_treatment
 from clinic.clearance.models import CLEARING, Clearance, PrevisitCheck
-from clinic.clearance.service import void_clearance
+from clinic.clearance.service import void_clearances
 from clinic.clock import now_utc
 from clinic.errors import Conflict, InvalidInput
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
@@ -52,7 +53,7 @@ TODAY: tuple[tuple[str, str], ...] = (
 QUESTIONS = CHANGES + TODAY
 
 
-class Outcome:
+class PrevisitOutcome(StrEnum):
     NOTHING_NEW = "nothing_new"
     REVIEW = "review"
     DEFERRED = "deferred"
@@ -60,7 +61,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class PrevisitResult:
-    outcome: str
+    outcome: PrevisitOutcome
     message: str
 
 
@@ -101,11 +102,11 @@ async def answer_check(
     unwell = [name for name, _ in TODAY if answers[name]]
     close = within_day_of_visit_window(now, appointment.starts_at, screening.rules)
     if unwell and close:
-        outcome = Outcome.DEFERRED
+        outcome = PrevisitOutcome.DEFERRED
         result = PrevisitResult(outcome, CONTACT_PROMPTLY)
         _defer(session, appointment, now)
     elif changes or unwell:
-        outcome = Outcome.REVIEW
+        outcome = PrevisitOutcome.REVIEW
         result = PrevisitResult(
             outcome,
             "Thank you. Something has changed since your last visit, so we need you to fill in "
@@ -113,7 +114,7 @@ async def answer_check(
         )
         await _to_review(session, appointment, changes + unwell, screening)
     else:
-        outcome = Outcome.NOTHING_NEW
+        outcome = PrevisitOutcome.NOTHING_NEW
         result = PrevisitResult(outcome, "Thank you. We look forward to seeing you.")
     check.answered_at = now
     check.answers = answers
@@ -174,11 +175,8 @@ async def _to_review(
             Clearance.client_id == appointment.client_id, Clearance.status.in_(CLEARING)
         )
     )
-    for clearance in list(clearances):
-        if covers(clearance, intake_signed_at=signed_at, visit_day=day):
-            await void_clearance(
-                session, clearance, f"Pre-visit check: {words}", actor_user_id=None
-            )
+    covering = [c for c in clearances if covers(c, intake_signed_at=signed_at, visit_day=day)]
+    await void_clearances(session, covering, f"Pre-visit check: {words}", actor_user_id=None)
 
 
 async def due_checks(session: AsyncSession, now: datetime) -> list[Appointment]:

@@ -14,9 +14,9 @@ from clinic.clearance.service import recheck_client
 from clinic.clock import now_utc
 from clinic.errors import Conflict, InvalidInput, NotFound
 from clinic.intake.models import AppointmentIntake, IntakeState
-from clinic.intake.plan import CarePlan, Clearance
-from clinic.intake.service import clinic_screening, fit_problems
-from clinic.intake.summary import has_modifications, plan_from_json, plan_to_json
+from clinic.intake.plan import CarePlan, Clearance, tightened
+from clinic.intake.service import clinic_screening, fit_problems, keep_plan
+from clinic.intake.summary import plan_from_json
 
 NOTE_MAX = 500
 
@@ -91,14 +91,8 @@ async def adjust_plan(
         errors["note"] = "Lower the pressure or write a note for the therapist"
     if errors:
         raise InvalidInput("Check the plan changes.", field_errors=errors)
-    plan = review.plan
-    pressure = plan.max_pressure
-    if max_pressure is not None:
-        pressure = min(p for p in (pressure, max_pressure) if p is not None)
-    notes = (*plan.notes, f"Clinical lead: {note.strip()}") if note.strip() else plan.notes
-    adjusted = replace(plan, max_pressure=pressure, notes=notes)
-    review.link.plan = plan_to_json(adjusted)
-    review.link.modifications = has_modifications(adjusted)
+    lead_note = f"Clinical lead: {note.strip()}" if note.strip() else ""
+    keep_plan(review.link, tightened(review.plan, max_pressure=max_pressure, note=lead_note))
     _close(review, "plan_adjusted", session, user_id)
 
 
@@ -109,7 +103,7 @@ async def ask_for_clearance(session: AsyncSession, review: InReview, *, user_id:
         clearance=Clearance.REQUIRED,
         clearance_reasons=(*review.plan.clearance_reasons, "asked for by the clinical lead"),
     )
-    review.link.plan = plan_to_json(plan)
+    keep_plan(review.link, plan)
     _close(review, "clearance_asked", session, user_id)
     assert review.appointment.client_id is not None
     await session.flush()

@@ -17,7 +17,7 @@ from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.booking.transitions import check_transition
-from clinic.clearance.covering import covers, default_valid_until, tightened
+from clinic.clearance.covering import covers, default_valid_until, with_clearance
 from clinic.clearance.models import (
     CLEARING,
     DECIDED,
@@ -32,8 +32,8 @@ from clinic.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from clinic.intake.models import AppointmentIntake, Intake
 from clinic.intake.plan import Action
 from clinic.intake.plan import Clearance as Needed
-from clinic.intake.service import ClinicScreening, answers_of, clinic_screening
-from clinic.intake.summary import plan_from_json, plan_to_json
+from clinic.intake.service import ClinicScreening, answers_of, clinic_screening, keep_plan
+from clinic.intake.summary import plan_from_json
 from clinic.staff.models import Therapist
 from clinic.staff.service import therapist_qualification
 
@@ -282,21 +282,34 @@ async def void_clearance(
     session: AsyncSession, clearance: Clearance, reason: str, *, actor_user_id: int | None
 ) -> None:
     """A change in the client's health (domain section (d)): the clearance no longer holds."""
-    clearance.status = ClearanceStatus.VOIDED
-    clearance.voided_at = now_utc()
-    clearance.void_reason = reason.strip()[:TEXT_MAX]
-    audit.record(
-        session,
-        "clearance.voided",
-        actor_user_id=actor_user_id,
-        actor_label="" if actor_user_id else "system",
-        subject_type="clearance",
-        subject_id=clearance.id,
-    )
+    await void_clearances(session, [clearance], reason, actor_user_id=actor_user_id)
+
+
+async def void_clearances(
+    session: AsyncSession,
+    clearances: list[Clearance],
+    reason: str,
+    *,
+    actor_user_id: int | None,
+) -> None:
+    """Void each, then re-check each client's coming visits once."""
+    now = now_utc()
+    for clearance in clearances:
+        clearance.status = ClearanceStatus.VOIDED
+        clearance.voided_at = now
+        clearance.void_reason = reason.strip()[:TEXT_MAX]
+        audit.record(
+            session,
+            "clearance.voided",
+            actor_user_id=actor_user_id,
+            actor_label="" if actor_user_id else "system",
+            subject_type="clearance",
+            subject_id=clearance.id,
+        )
     await session.flush()
-    await recheck_client(
-        session, clearance.client_id, await clinic_screening(session), actor_user_id=actor_user_id
-    )
+    screening = await clinic_screening(session)
+    for client_id in sorted({c.client_id for c in clearances}):
+        await recheck_client(session, client_id, screening, actor_user_id=actor_user_id)
 
 
 async def recheck_client(
@@ -340,7 +353,7 @@ async def recheck_client(
         )
         if covering is not None:
             # Restrictions apply whether the plan asked for the clearance or only advised it.
-            link.plan = plan_to_json(tightened(plan, covering))
+            keep_plan(link, with_clearance(plan, covering))
         if plan.clearance is not Needed.REQUIRED and plan.action is not Action.HOLD:
             continue
         wanted = (

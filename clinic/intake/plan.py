@@ -4,7 +4,7 @@ the strictest wins (lowest pressure and session caps, highest clearance, action 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, StrEnum
 
 from clinic.intake.answers import Region
@@ -96,6 +96,14 @@ _ROOM_FOR: dict[Position, RoomAttribute] = {
     Position.SEMI_RECLINED: RoomAttribute.SEMI_RECLINED_TABLE,
     Position.HEAD_RAISED: RoomAttribute.SEMI_RECLINED_TABLE,
 }
+
+
+def tightened(plan: CarePlan, *, max_pressure: int | None, note: str) -> CarePlan:
+    """The plan with a lower pressure cap (the lower of the two wins) and one more note for
+    the therapist; never looser. Adding the same note twice keeps one."""
+    pressures = [p for p in (plan.max_pressure, max_pressure) if p is not None]
+    notes = plan.notes if not note or note in plan.notes else (*plan.notes, note)
+    return replace(plan, max_pressure=min(pressures, default=None), notes=notes)
 
 
 def each(regions: Iterable[Region], rule: Rule) -> tuple[tuple[Region, Rule], ...]:

@@ -307,6 +307,14 @@ async def care_for_appointment(
     return booking_care(intake, link.cancer_history, now=now, clinic=clinic, start=start)
 
 
+def keep_plan(link: AppointmentIntake, plan: CarePlan) -> None:
+    """Store the plan a visit goes ahead on, with the facts the desk and matching read
+    from it (the required level, whether anything is adapted)."""
+    link.plan = plan_to_json(plan)
+    link.required_level = plan.min_oncology_level
+    link.modifications = has_modifications(plan)
+
+
 async def replan(session: AsyncSession, appointment_id: int, care: BookingCare) -> None:
     """Keep a moved visit's plan in step with its new date."""
     plan = care.plan
@@ -314,9 +322,7 @@ async def replan(session: AsyncSession, appointment_id: int, care: BookingCare) 
         return
     link = await session.get(AppointmentIntake, appointment_id)
     if link is not None:
-        link.plan = plan_to_json(plan)
-        link.required_level = plan.min_oncology_level
-        link.modifications = has_modifications(plan)
+        keep_plan(link, plan)
 
 
 async def link_booking(
@@ -339,20 +345,18 @@ async def link_booking(
                 "That health form was filled in for someone else.",
                 field_errors={"intake_token": "This health form belongs to another client."},
             )
-    plan = care.plan
-    session.add(
-        AppointmentIntake(
-            appointment_id=appointment.id,
-            intake_id=care.intake_id,
-            state=IntakeState.COMPLETE if plan is not None else IntakeState.MISSING,
-            cancer_history=care.cancer_history,
-            plan=plan_to_json(plan) if plan is not None else None,
-            required_level=plan.min_oncology_level if plan is not None else None,
-            modifications=plan is not None and has_modifications(plan),
-            review_reason="",
-            updated_at=now,
-        )
+    link = AppointmentIntake(
+        appointment_id=appointment.id,
+        intake_id=care.intake_id,
+        state=IntakeState.COMPLETE if care.plan is not None else IntakeState.MISSING,
+        cancer_history=care.cancer_history,
+        modifications=False,
+        review_reason="",
+        updated_at=now,
     )
+    if care.plan is not None:
+        keep_plan(link, care.plan)
+    session.add(link)
 
 
 def record_contact_consent(
@@ -432,9 +436,7 @@ async def attach_to_appointment(
         session.add(link)
     link.intake_id = intake.id
     link.state = IntakeState.REVIEW if reasons else IntakeState.COMPLETE
-    link.plan = plan_to_json(plan)
-    link.required_level = plan.min_oncology_level
-    link.modifications = has_modifications(plan)
+    keep_plan(link, plan)
     link.review_reason = "; ".join(reasons)
     link.cancer_history = intake.cancer_history
     link.updated_at = now

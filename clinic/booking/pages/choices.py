@@ -26,6 +26,7 @@ from clinic.settings import Settings
 from clinic.staff.credentials import Qualification
 from clinic.staff.models import Therapist
 from clinic.web.context import db_of, settings_of
+from clinic.web.ids import parse_id
 
 ANY = "any"
 
@@ -79,9 +80,8 @@ def suits_care(qualification: Qualification, need: CareNeed | None) -> bool:
 
 
 def find_service(services: list[Service], raw: str | None) -> Service | None:
-    if not raw or not raw.isdigit() or len(raw) > 10:
-        return None
-    return next((s for s in services if s.id == int(raw)), None)
+    service_id = parse_id(raw or "")
+    return next((s for s in services if s.id == service_id), None)
 
 
 def therapist_key(therapist_id: int | None) -> str:

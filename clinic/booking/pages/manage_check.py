@@ -11,7 +11,7 @@ from starlette.responses import Response
 from clinic.booking.bookings import appointment_for_token
 from clinic.booking.pages.forms import page_url, render, see_other
 from clinic.booking.pages.manage import OPEN_STATUSES, booking_in_path, manage_context, show_url
-from clinic.clearance.previsit import CHANGES, TODAY, answer_check
+from clinic.clearance.previsit import CHANGES, TODAY, PrevisitOutcome, answer_check
 from clinic.errors import Conflict, InvalidInput
 from clinic.web.context import db_of
 from clinic.web.flash import flash
@@ -64,5 +64,6 @@ async def manage_check_submit(request: Request) -> Response:
     except Conflict as refused:
         flash(request, refused.message, "error")
         return see_other(show_url(request, token))
-    flash(request, result.message, "success" if result.outcome == "nothing_new" else "warning")
+    nothing_new = result.outcome is PrevisitOutcome.NOTHING_NEW
+    flash(request, result.message, "success" if nothing_new else "warning")
     return see_other(show_url(request, token))
