@@ -14,6 +14,7 @@ from clinic import audit
 from clinic.auth.web import StaffSessionMiddleware
 from clinic.db import Database
 from clinic.logging import configure_logging
+from clinic.payments.gateway import checkout_origin
 from clinic.routes import build_routes
 from clinic.settings import Settings
 from clinic.web.access_log import AccessLogMiddleware
@@ -70,7 +71,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         # compares the form's token with the one stored in the session.
         middleware=[
             Middleware(AccessLogMiddleware),
-            Middleware(SecurityHeadersMiddleware, https=settings.uses_https),
+            Middleware(
+                SecurityHeadersMiddleware,
+                https=settings.uses_https,
+                checkout_origin=checkout_origin(settings),
+            ),
             Middleware(FlashMiddleware, secret_key=settings.secret_key, secure=settings.uses_https),
             Middleware(StaffSessionMiddleware, settings=settings),
             Middleware(CSRFMiddleware, settings=settings),

@@ -10,6 +10,7 @@ from clinic.db import Base
 from clinic.intake.models import AppointmentIntake, Intake
 from clinic.options import ClinicOption
 from clinic.outbox.models import OutboxMessage
+from clinic.payments.models import Payment, PaymentCustomer, PaymentEvent, Refund, SavedCard
 from clinic.scheduling.models import (
     Closure,
     Location,
@@ -40,9 +41,14 @@ __all__ = [
     "Location",
     "ManageLink",
     "OutboxMessage",
+    "Payment",
+    "PaymentCustomer",
+    "PaymentEvent",
     "PrevisitCheck",
+    "Refund",
     "Role",
     "Room",
+    "SavedCard",
     "Service",
     "SignInThrottle",
     "StaffSession",

@@ -15,6 +15,8 @@ from clinic.booking import pages as booking
 from clinic.booking.pages import manage_check
 from clinic.clearance import documents_web, review_pages
 from clinic.clearance import pages as clearance
+from clinic.payments import desk_pages as desk_payments
+from clinic.payments import web as payments
 from clinic.settings import PROJECT_ROOT
 from clinic.web import ids, pages
 
@@ -109,6 +111,38 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="clinical:clearance_record",
         ),
+        # Payments at the desk (clinic/payments/desk_pages.py).
+        Route(
+            "/desk/appointments/{appointment_id:id}/payments",
+            desk_payments.payments_page,
+            methods=["GET"],
+            name="desk:payments",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/payments",
+            desk_payments.record_payment,
+            methods=["POST"],
+            name="desk:payment_record",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/no-show",
+            desk_payments.no_show,
+            methods=["POST"],
+            name="desk:no_show",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/receipt",
+            desk_payments.receipt,
+            methods=["GET"],
+            name="desk:receipt",
+        ),
+        Route(
+            "/desk/payments/{payment_id:id}/refund",
+            desk_payments.refund,
+            methods=["POST"],
+            name="desk:payment_refund",
+        ),
+        Route("/desk/takings", desk_payments.takings, methods=["GET"], name="desk:takings"),
         Route("/therapist/", therapist.today, name="therapist:today"),
         Route(
             "/therapist/appointments/{appointment_id:id}",
@@ -160,6 +194,30 @@ def build_routes() -> list[Route | Mount]:
         Route("/book/check", booking.check_page, methods=["GET"], name="book:check"),
         Route("/book/check", booking.check_submit, methods=["POST"], name="book:check_submit"),
         Route("/book/done/{token}", booking.done_page, methods=["GET"], name="book:done"),
+        # Online payments (clinic/payments/web.py): the client's return from checkout, the
+        # pay link of a fee, the demo checkout page, and Stripe's webhook.
+        Route("/book/paid/{token}", payments.booking_paid, methods=["GET"], name="book:paid"),
+        Route("/pay/{token}", payments.pay_link_page, methods=["GET"], name="pay:show"),
+        Route("/pay/{token}", payments.pay_link_submit, methods=["POST"], name="pay:start"),
+        Route("/pay/{token}/return", payments.pay_link_return, methods=["GET"], name="pay:return"),
+        Route(
+            "/pay/demo/{checkout_id}",
+            payments.demo_checkout_page,
+            methods=["GET"],
+            name="pay:demo",
+        ),
+        Route(
+            "/pay/demo/{checkout_id}",
+            payments.demo_checkout_submit,
+            methods=["POST"],
+            name="pay:demo_submit",
+        ),
+        Route(
+            "/payments/stripe/webhook",
+            payments.stripe_webhook,
+            methods=["POST"],
+            name="payments:stripe_webhook",
+        ),
         Route("/manage/{token}", booking.manage_page, methods=["GET"], name="manage:show"),
         Route(
             "/manage/{token}/time", booking.manage_time_form, methods=["GET"], name="manage:time"

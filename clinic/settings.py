@@ -25,6 +25,11 @@ class SettingsError(Exception):
     """A configuration value is missing or wrong; the message names the variable."""
 
 
+class PaymentsMode(StrEnum):
+    OFFLINE = "offline"
+    STRIPE = "stripe"
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
@@ -42,6 +47,13 @@ class Settings:
     var_dir: Path
     # The From of every e-mail; its domain also ends each Message-ID.
     mail_from: str = DEFAULT_MAIL_FROM
+    # How online payments are taken: "offline" (the demo checkout page and the desk
+    # ledger, no money moves through the app) or "stripe".
+    payments: PaymentsMode = PaymentsMode.OFFLINE
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    # Tests point the Stripe SDK at a stand-in server; empty means Stripe itself.
+    stripe_api_base: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -60,6 +72,7 @@ class Settings:
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("CLINIC_VAR_DIR", str(DEFAULT_VAR_DIR)))
         environment = _environment(env.get("CLINIC_ENV", "development"))
+        payments, stripe_secret_key, stripe_webhook_secret, stripe_api_base = _payments(env)
         return cls(
             database_url=normalise_database_url(
                 env.get("CLINIC_DATABASE_URL") or f"sqlite:///{var_dir / 'clinic.db'}",
@@ -72,6 +85,10 @@ class Settings:
             base_url=_base_url(env.get("CLINIC_BASE_URL", "http://127.0.0.1:8000")),
             var_dir=var_dir,
             mail_from=_mail_from(env.get("CLINIC_MAIL_FROM", DEFAULT_MAIL_FROM)),
+            payments=payments,
+            stripe_secret_key=stripe_secret_key,
+            stripe_webhook_secret=stripe_webhook_secret,
+            stripe_api_base=stripe_api_base,
         )
 
 
@@ -145,6 +162,38 @@ def _base_url(value: str) -> str:
             f"CLINIC_BASE_URL must be an http:// or https:// address (got {value!r})"
         )
     return value.rstrip("/")
+
+
+def _payments(env: Mapping[str, str]) -> tuple[PaymentsMode, str, str, str]:
+    """CLINIC_PAYMENTS and Stripe's own variable names (STRIPE_*, as Stripe documents
+    them). Stripe without its keys stops start-up; an unreachable STRIPE_API_BASE does
+    not, since Stripe is called only when money moves."""
+    value = env.get("CLINIC_PAYMENTS", "offline").strip().lower()
+    try:
+        mode = PaymentsMode(value)
+    except ValueError:
+        raise SettingsError(f"CLINIC_PAYMENTS must be offline or stripe (got {value!r})") from None
+    secret_key = env.get("STRIPE_SECRET_KEY", "").strip()
+    webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "").strip()
+    api_base = env.get("STRIPE_API_BASE", "").strip().rstrip("/")
+    if mode is PaymentsMode.STRIPE:
+        if not secret_key.startswith(("sk_", "rk_")):
+            raise SettingsError(
+                "CLINIC_PAYMENTS=stripe needs STRIPE_SECRET_KEY, the secret key (sk_live_... "
+                "or sk_test_...) from the Stripe Dashboard's API keys page"
+            )
+        if not webhook_secret.startswith("whsec_"):
+            raise SettingsError(
+                "CLINIC_PAYMENTS=stripe needs STRIPE_WEBHOOK_SECRET, the signing secret "
+                "(whsec_...) of the webhook endpoint you added in the Stripe Dashboard"
+            )
+    if api_base:
+        parts = urlsplit(api_base)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise SettingsError(
+                f"STRIPE_API_BASE must be an http:// or https:// address (got {api_base!r})"
+            )
+    return mode, secret_key, webhook_secret, api_base
 
 
 def _mail_from(value: str) -> str:

@@ -49,7 +49,11 @@ from clinic.settings import Settings
 logger = logging.getLogger("clinic.outbox")
 
 #: Modules whose import registers outbox handlers and periodic jobs (@handles, @periodic).
-JOB_MODULES: tuple[str, ...] = ("clinic.booking.jobs", "clinic.clearance.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "clinic.booking.jobs",
+    "clinic.clearance.jobs",
+    "clinic.payments.jobs",
+)
 
 DEFAULT_LEASE = timedelta(minutes=2)
 BASE_BACKOFF = timedelta(seconds=30)

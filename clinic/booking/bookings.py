@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,13 @@ from clinic import audit
 from clinic.auth.service import normalise_email
 from clinic.booking.holds import token_hash
 from clinic.booking.models import Appointment, ManageLink
-from clinic.booking.policies import CancellationTerms, Policies, cancellation_terms, policies_from
+from clinic.booking.policies import (
+    CancellationTerms,
+    Policies,
+    cancellation_terms,
+    no_show_fee,
+    policies_from,
+)
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus, CancelledBy
 from clinic.booking.taking import (
     SlotRequest,
@@ -36,7 +43,7 @@ from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
 from clinic.db import Database, is_overlap_violation, with_retries
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
-from clinic.intake.models import IntakeState
+from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.intake.plan import CarePlan
 from clinic.intake.service import (
     BookingCare,
@@ -58,6 +65,7 @@ from clinic.intake.service import (
 )
 from clinic.options import get_option
 from clinic.outbox.service import enqueue
+from clinic.payments import SETTLE_PAYMENTS
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 
@@ -171,11 +179,18 @@ async def _client_id(session: AsyncSession, details: ClientDetails) -> int:
     return client.id
 
 
+def new_manage_link(session: AsyncSession, appointment_id: int) -> str:
+    """A fresh manage link for an appointment; the token is returned once, stored hashed."""
+    token = secrets.token_urlsafe(32)
+    session.add(ManageLink(appointment_id=appointment_id, token_hash=token_hash(token)))
+    return token
+
+
 async def _after_booking(
     session: AsyncSession, appointment: Appointment, client_id: int, now: datetime
-) -> str:
-    """What every new booking gets: the terms consent, a manage link, an audit entry and
-    the confirmation in the outbox. Returns the manage token (shown once)."""
+) -> None:
+    """What every new booking gets: the terms consent, an audit entry and the
+    confirmation in the outbox."""
     session.add(
         Consent(
             client_id=client_id,
@@ -184,8 +199,6 @@ async def _after_booking(
             given_at=now,
         )
     )
-    token = secrets.token_urlsafe(32)
-    session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
     audit.record(
         session,
         "appointment.booked",
@@ -199,7 +212,6 @@ async def _after_booking(
         },
     )
     enqueue(session, "email.booking_confirmed", {"appointment_id": appointment.id})
-    return token
 
 
 async def book_from_hold(
@@ -265,10 +277,147 @@ async def book_from_hold(
                 raise
             await link_booking(session, appointment, care, client_id, now)
             await _confirm_if_cleared(session, appointment, client_id)
-            token = await _after_booking(session, appointment, client_id, now)
+            await _after_booking(session, appointment, client_id, now)
+            token = new_manage_link(session, appointment.id)
         return _booked(appointment, token, zone.key, care)
 
     return await with_retries(attempt)
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A held time kept for a client while they pay: booked when the payment arrives."""
+
+    appointment_id: int
+    client_id: int
+    # What the visit becomes once paid: confirmed, or waiting for a clearance.
+    books_as: AppointmentStatus
+
+
+async def reserve_hold(
+    db: Database,
+    *,
+    hold_token: str,
+    client: ClientDetails,
+    hold_until: datetime,
+    intake_token: str | None = None,
+    cancer_history: bool | None = None,
+) -> Reserved:
+    """Keep a held time for a client until `hold_until` while they pay online: the same
+    checks as booking (the client, the care plan, the time still free), the client and
+    intake tied to it, and the status left `held` until `book_paid_hold`. Asking again
+    (the client came back from the payment page) ties it afresh."""
+    _check_client(client)
+    async with db.reading() as session:
+        held_start = await session.scalar(
+            select(Appointment.starts_at).where(
+                Appointment.hold_token_hash == token_hash(hold_token)
+            )
+        )
+    if held_start is None:
+        raise HoldGone()
+    care = await care_for_booking(
+        db,
+        intake_token=intake_token,
+        cancer_history=cancer_history,
+        email=client.email,
+        start=held_start,
+    )
+
+    async def attempt() -> Reserved:
+        now = now_utc()
+        async with db.transaction() as session:
+            appointment = await session.scalar(
+                select(Appointment)
+                .where(Appointment.hold_token_hash == token_hash(hold_token))
+                .with_for_update()
+            )
+            if appointment is None or appointment.status not in (
+                AppointmentStatus.HELD,
+                AppointmentStatus.EXPIRED,
+            ):
+                raise HoldGone()
+            timezone = await session.scalar(
+                select(Location.timezone).where(Location.id == appointment.location_id)
+            )
+            zone = ZoneInfo(timezone or "UTC")
+            if care.plan is not None and await fit_problems(session, appointment, care.plan, zone):
+                raise HoldDoesNotFit()
+            client_id = await _client_id(session, client)
+            try:
+                async with session.begin_nested():
+                    if appointment.status is AppointmentStatus.EXPIRED:
+                        check_transition(appointment.status, AppointmentStatus.HELD)
+                        appointment.status = AppointmentStatus.HELD
+                    appointment.client_id = client_id
+                    appointment.hold_expires_at = max(
+                        hold_until, appointment.hold_expires_at or hold_until
+                    )
+                    await session.flush()
+            except IntegrityError as refused:
+                if is_overlap_violation(refused):
+                    raise HoldGone() from refused
+                raise
+            await session.execute(
+                delete(AppointmentIntake).where(AppointmentIntake.appointment_id == appointment.id)
+            )
+            await link_booking(session, appointment, care, client_id, now)
+            audit.record(
+                session,
+                "appointment.reserved_for_payment",
+                actor_label="client",
+                subject_type="appointment",
+                subject_id=appointment.id,
+                details={"until": appointment.hold_expires_at.isoformat()},
+            )
+        return Reserved(appointment.id, client_id, care.status)
+
+    return await with_retries(attempt)
+
+
+class PaidHold(StrEnum):
+    BOOKED = "booked"
+    # An earlier notice of the same payment booked it already.
+    ALREADY = "already"
+    # Someone else took the time after the hold ran out, or the visit was cancelled.
+    LOST = "lost"
+
+
+async def book_paid_hold(
+    session: AsyncSession, appointment_id: int, books_as: AppointmentStatus
+) -> PaidHold:
+    """Book a reserved time once its payment has arrived, in the caller's transaction. A
+    hold that ran out is taken back if its time is still free; the database guard says
+    whether it is."""
+    appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None or appointment.client_id is None:
+        return PaidHold.LOST
+    if appointment.status in (
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.PENDING_CLEARANCE,
+        AppointmentStatus.CHECKED_IN,
+        AppointmentStatus.COMPLETED,
+    ):
+        return PaidHold.ALREADY
+    if appointment.status not in (AppointmentStatus.HELD, AppointmentStatus.EXPIRED):
+        return PaidHold.LOST
+    check_transition(appointment.status, books_as)
+    try:
+        async with session.begin_nested():
+            appointment.status = books_as
+            appointment.hold_token_hash = None
+            appointment.hold_expires_at = None
+            appointment.hold_owner = None
+            await session.flush()
+    except IntegrityError as refused:
+        if is_overlap_violation(refused):
+            await session.refresh(appointment)
+            return PaidHold.LOST
+        raise
+    now = now_utc()
+    await _confirm_if_cleared(session, appointment, appointment.client_id)
+    await _after_booking(session, appointment, appointment.client_id, now)
+    return PaidHold.BOOKED
 
 
 async def book_slot(
@@ -321,7 +470,8 @@ async def book_slot(
                 raise slot_taken(offer, request)
             await link_booking(session, booked, care, client_id, now)
             await _confirm_if_cleared(session, booked, client_id)
-            token = await _after_booking(session, booked, client_id, now)
+            await _after_booking(session, booked, client_id, now)
+            token = new_manage_link(session, booked.id)
         return _booked(booked, token, offer.zone.key, care)
 
     return await with_retries(attempt)
@@ -566,6 +716,7 @@ async def cancel_appointment(
         appointment.cancellation_reason = reason.strip()[:500]
         appointment.fee_minor = terms.fee_minor
         appointment.needs_rebooking = terms.needs_rebooking
+        appointment.medically_excused = medically_excused and cancelled_by is CancelledBy.CLIENT
         audit.record(
             session,
             "appointment.cancelled",
@@ -581,8 +732,37 @@ async def cancel_appointment(
             },
         )
         enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
+        # Refunds and fees follow from the ledger.
+        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
         await session.flush()
         return await _view(session, appointment)
+
+
+async def mark_no_show(
+    db: Database, appointment_id: int, *, actor_user_id: int | None = None
+) -> int:
+    """The client did not come: the no-show fee is due (charged to a saved card by the
+    settlement that follows). Returns the fee."""
+    async with db.transaction() as session:
+        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+        if appointment is None:
+            raise NotFound("There is no such appointment.")
+        if appointment.starts_at > now_utc():
+            raise Conflict("This appointment has not started yet, so it cannot be missed.")
+        check_transition(appointment.status, AppointmentStatus.NO_SHOW)
+        policies = policies_from(await get_option(session, "booking.policies"))
+        appointment.status = AppointmentStatus.NO_SHOW
+        appointment.fee_minor = no_show_fee(policies, appointment.price_minor)
+        audit.record(
+            session,
+            "appointment.no_show",
+            actor_user_id=actor_user_id,
+            subject_type="appointment",
+            subject_id=appointment.id,
+            details={"fee_minor": appointment.fee_minor},
+        )
+        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+        return appointment.fee_minor
 
 
 async def reschedule_by_token(
@@ -693,12 +873,15 @@ __all__ = [
     "HoldGone",
     "SlotTaken",
     "book_from_hold",
+    "book_paid_hold",
     "book_slot",
     "booking_for_token",
     "cancel_appointment",
     "cancel_by_token",
     "intake_for_booking",
+    "mark_no_show",
     "reschedule_appointment",
     "reschedule_by_token",
+    "reserve_hold",
     "revoke_manage_links",
 ]

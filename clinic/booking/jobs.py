@@ -30,7 +30,7 @@ from clinic.staff.models import Therapist
 from clinic.web.formatting import clock_time, long_date, money, short_date
 
 
-async def _email_context(
+async def email_context(
     ctx: HandlerContext, appointment_id: int, *, with_link: bool
 ) -> dict[str, Any] | None:
     """Everything a booking email says, with a fresh manage link; None when there is no
@@ -103,7 +103,7 @@ async def _send(
     ctx: HandlerContext, message: OutboxMessage, template: str, *, with_link: bool = True
 ) -> None:
     appointment_id = int(message.payload["appointment_id"])
-    context = await _email_context(ctx, appointment_id, with_link=with_link)
+    context = await email_context(ctx, appointment_id, with_link=with_link)
     if context is not None:
         await ctx.send_email(message, to=context["to"], template=template, context=context)
 

@@ -135,6 +135,8 @@ class Appointment(Base):
     # A clinic-initiated cancellation puts the client on the rebooking list.
     needs_rebooking: Mapped[bool] = mapped_column(Boolean, default=False)
     fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # Cancelled for illness, a treatment reaction or a hospital stay: the fee is waived.
+    medically_excused: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ManageLink(Base):

@@ -29,6 +29,7 @@ from clinic.intake.plan import CONTACT_PROMPTLY
 from clinic.intake.screening import within_day_of_visit_window
 from clinic.intake.service import ClinicScreening, answers_of, clinic_screening
 from clinic.outbox.service import enqueue
+from clinic.payments import SETTLE_PAYMENTS
 
 # Changes that void a clearance and ask for a new health form (domain section (d)).
 CHANGES: tuple[tuple[str, str], ...] = (
@@ -138,6 +139,7 @@ def _defer(session: AsyncSession, appointment: Appointment, now: datetime) -> No
     appointment.cancelled_by = CancelledBy.CLIENT
     appointment.cancellation_reason = "Unwell before the visit (pre-visit check)."
     appointment.fee_minor = 0
+    appointment.medically_excused = True
     appointment.needs_rebooking = True
     audit.record(
         session,
@@ -148,6 +150,7 @@ def _defer(session: AsyncSession, appointment: Appointment, now: datetime) -> No
         details={"by": "client", "late": False, "fee_minor": 0, "medically_excused": True},
     )
     enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
+    enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
 
 
 async def _to_review(

@@ -34,6 +34,8 @@ from clinic.intake.plan import Action
 from clinic.intake.plan import Clearance as Needed
 from clinic.intake.service import ClinicScreening, answers_of, clinic_screening, keep_plan
 from clinic.intake.summary import plan_from_json
+from clinic.outbox.service import enqueue
+from clinic.payments import SETTLE_PAYMENTS
 from clinic.staff.models import Therapist
 from clinic.staff.service import therapist_qualification
 
@@ -365,6 +367,9 @@ async def recheck_client(
             continue
         check_transition(appointment.status, wanted)
         appointment.status = wanted
+        if wanted is AppointmentStatus.CONFIRMED:
+            # A card saved for this visit is charged now that it goes ahead.
+            enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
         audit.record(
             session,
             "appointment.confirmed" if covering is not None else "appointment.awaiting_clearance",

@@ -101,6 +101,10 @@ class Service(Base):
     bookable_online: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     display_order: Mapped[int] = mapped_column(Integer, default=0)
+    # This service's own online payment rule (none, percent, fixed, full); NULL follows
+    # the clinic's booking policy.
+    deposit_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    deposit_value: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class WeeklyHours(Base):

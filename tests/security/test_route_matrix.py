@@ -163,6 +163,24 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/desk/appointments/{appointment_id:id}/clearance/letter"): staff_only(
         "/desk/appointments/999999/clearance/letter", Role.FRONTDESK, 404
     ),
+    # Desk payments: a visit or payment that does not exist is "not found" for the desk;
+    # the guard refuses everyone else first (admins included: they hold no desk rights).
+    ("GET", "/desk/appointments/{appointment_id:id}/payments"): staff_only(
+        "/desk/appointments/999999/payments", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/payments"): staff_only(
+        "/desk/appointments/999999/payments", Role.FRONTDESK, 404, method="cash", amount="5"
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/no-show"): staff_only(
+        "/desk/appointments/999999/no-show", Role.FRONTDESK, 404
+    ),
+    ("GET", "/desk/appointments/{appointment_id:id}/receipt"): staff_only(
+        "/desk/appointments/999999/receipt", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/payments/{payment_id:id}/refund"): staff_only(
+        "/desk/payments/999999/refund", Role.FRONTDESK, 404, amount="1"
+    ),
+    ("GET", "/desk/takings"): staff_only("/desk/takings", Role.FRONTDESK),
     # No file in the form: 422 for the desk and a clinical lead; only they may upload.
     ("POST", "/desk/clearances/{clearance_id:id}/documents"): Case(
         "/desk/clearances/999999/documents", 303, 422, 403, 422, 403
@@ -228,6 +246,16 @@ EXPECTED: dict[tuple[str, str], Case] = {
     # The token is the credential: one that matches no booking is the 404 page for anyone.
     ("GET", "/book/done/{token}"): everyone("/book/done/not-a-real-token", 404),
     ("GET", "/manage/{token}"): everyone("/manage/not-a-real-token", 404),
+    # Payments: the return and pay-link tokens are credentials too; the demo checkout
+    # exists only for a known checkout; the webhook takes only Stripe's signed events
+    # (this clinic is offline: it has none).
+    ("GET", "/book/paid/{token}"): everyone("/book/paid/not-a-real-token", 404),
+    ("GET", "/pay/{token}"): everyone("/pay/not-a-real-token", 404),
+    ("POST", "/pay/{token}"): everyone("/pay/not-a-real-token", 404),
+    ("GET", "/pay/{token}/return"): everyone("/pay/not-a-real-token/return", 404),
+    ("GET", "/pay/demo/{checkout_id}"): everyone("/pay/demo/off_cs_unknown", 404),
+    ("POST", "/pay/demo/{checkout_id}"): everyone("/pay/demo/off_cs_unknown", 404, card="4242"),
+    ("POST", "/payments/stripe/webhook"): everyone("/payments/stripe/webhook", 404),
     ("GET", "/manage/{token}/time"): everyone("/manage/not-a-real-token/time", 404),
     ("POST", "/manage/{token}/time"): everyone("/manage/not-a-real-token/time", 404),
     ("GET", "/manage/{token}/time/confirm"): everyone("/manage/not-a-real-token/time/confirm", 404),

@@ -41,11 +41,17 @@ from clinic.booking.pages.wording import (
     moment_text,
     therapist_text,
 )
-from clinic.booking.policies import CancellationTerms, cancellation_terms, deposit_for
+from clinic.booking.policies import CancellationTerms, cancellation_terms
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clock import now_utc
 from clinic.errors import InvalidInput
 from clinic.intake.service import Deferred, UnknownIntake
+from clinic.payments.checkout import online_payment_for_hold, start_booking_checkout
+from clinic.payments.desk import paid_towards
+from clinic.payments.port import GatewayRefused, GatewayUnavailable
+from clinic.payments.pricing import OnlinePayment
+from clinic.payments.states import PaymentKind
+from clinic.payments.web import gateway_of
 from clinic.web.context import db_of, settings_of
 from clinic.web.flash import flash
 from clinic.web.formatting import clock_time, money
@@ -54,6 +60,10 @@ NO_HOLD = "We are not holding a time for you. Choose a service and a time to sta
 HOLD_ENDED = (
     "The time you chose is no longer held for you, and someone else may have booked it. "
     "Choose a time again."
+)
+CARD_CONSENT_NEEDED = (
+    "Tick the box to agree to the fee terms and to your card being kept for them, or call "
+    "the clinic to book"
 )
 INTAKE_GONE = "We could not find your health form. Fill it in again."
 INTAKE_NOT_YOURS = (
@@ -130,9 +140,19 @@ async def details_submit(request: Request, held: HeldTime) -> Response:
     return response
 
 
-def _check_rows(request: Request, held: HeldTime, details: ClientDetails) -> list[Row]:
+def _paid_now(held: HeldTime, due: OnlinePayment | None) -> tuple[str, ...]:
+    if due is None:
+        return ("Nothing now. Pay at your visit.",)
+    amount = money(due.amount_minor, held.currency)
+    if due.kind is PaymentKind.FULL:
+        return (f"The full price, {amount}, by card on the next page.",)
+    return (f"A deposit of {amount}, by card on the next page. The rest is paid at your visit.",)
+
+
+def _check_rows(
+    request: Request, held: HeldTime, details: ClientDetails, due: OnlinePayment | None
+) -> list[Row]:
     service = held.service
-    deposit = deposit_for(held.clinic.policies, held.price_minor)
     therapist = therapist_text(held.therapist_name, held.therapist_chosen)
     return [
         Row(
@@ -149,15 +169,7 @@ def _check_rows(request: Request, held: HeldTime, details: ClientDetails) -> lis
         ),
         *date_time_rows(held.start, held.end, held.zone, _held_time_url(request, held)),
         Row("Price", (money(held.price_minor, held.currency),)),
-        Row(
-            "Paid now",
-            ("Nothing now. Pay at your visit.",)
-            if deposit == 0
-            else (
-                f"A deposit of {money(deposit, held.currency)}. The clinic will tell you how "
-                "to pay it; the rest is paid at your visit.",
-            ),
-        ),
+        Row("Paid now", _paid_now(held, due)),
         Row(
             "Your details",
             (details.name, details.email, details.phone),
@@ -198,22 +210,58 @@ def _cancellation_policy_text(held: HeldTime) -> list[str]:
     return lines
 
 
-@_with_hold
-async def check_page(request: Request, held: HeldTime) -> Response:
-    details = read_details(request)
-    if details is None or details.problems():
-        return see_other(page_url(request, "book:details"))
+def _check_page(
+    request: Request,
+    held: HeldTime,
+    details: ClientDetails,
+    due: OnlinePayment | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     return render(
         request,
         "book/check.html",
         {
             "clinic": held.clinic,
-            "rows": _check_rows(request, held, details),
+            "rows": _check_rows(request, held, details, due),
             "cancellation": _cancellation_policy_text(held),
             "hold_text": _hold_text(held),
             "back_url": page_url(request, "book:details"),
+            "due": due,
+            "errors": errors or {},
         },
+        status,
     )
+
+
+@_with_hold
+async def check_page(request: Request, held: HeldTime) -> Response:
+    details = read_details(request)
+    if details is None or details.problems():
+        return see_other(page_url(request, "book:details"))
+    due = await online_payment_for_hold(db_of(request), held.token)
+    return _check_page(request, held, details, due)
+
+
+async def _pay_online(
+    request: Request, held: HeldTime, details: ClientDetails, due: OnlinePayment
+) -> Response:
+    """Keep the time for the client and send them to the checkout page; the payment's
+    event books it (clinic/payments/events.py)."""
+    form = await request.form()
+    if form.get("card_consent") != "yes":
+        return _check_page(request, held, details, due, {"card_consent": CARD_CONSENT_NEEDED}, 422)
+    settings = settings_of(request)
+    started = await start_booking_checkout(
+        db_of(request),
+        gateway_of(request),
+        hold_token=held.token,
+        client=details,
+        due=due,
+        base_url=settings.base_url,
+        intake_token=intake_token(request),
+    )
+    return see_other(started.checkout.url)
 
 
 @_with_hold
@@ -222,13 +270,19 @@ async def check_submit(request: Request, held: HeldTime) -> Response:
     if details is None:
         return see_other(page_url(request, "book:details"))
     settings = settings_of(request)
+    due = await online_payment_for_hold(db_of(request), held.token)
     try:
+        if due is not None:
+            return await _pay_online(request, held, details, due)
         booked = await book_from_hold(
             db_of(request),
             hold_token=held.token,
             client=details,
             intake_token=intake_token(request),
         )
+    except (GatewayUnavailable, GatewayRefused) as unavailable:
+        assert due is not None
+        return _check_page(request, held, details, due, {"payment": unavailable.message}, 503)
     except (HoldGone, HoldDoesNotFit) as refused:
         flash(request, HOLD_ENDED if isinstance(refused, HoldGone) else refused.message, "error")
         response = see_other(_held_time_url(request, held))
@@ -268,12 +322,14 @@ async def check_submit(request: Request, held: HeldTime) -> Response:
     return response
 
 
-def _amount_due(view: BookingView) -> str:
-    deposit = deposit_for(view.policies, view.price_minor)
+def _amount_due(view: BookingView, paid_minor: int) -> str:
     price = money(view.price_minor, view.currency)
-    if deposit == 0:
+    if paid_minor <= 0:
         return f"{price}, paid at your visit"
-    return f"{price}, with a deposit of {money(deposit, view.currency)}"
+    if paid_minor >= view.price_minor:
+        return f"{price}, paid in full. Thank you."
+    left = money(view.price_minor - paid_minor, view.currency)
+    return f"{price}. You paid {money(paid_minor, view.currency)}; {left} is paid at your visit."
 
 
 async def done_page(request: Request) -> Response:
@@ -282,7 +338,12 @@ async def done_page(request: Request) -> Response:
         return see_other(show_url(request, token))
     zone = ZoneInfo(view.timezone)
     rows = [row for row in booking_rows(view, zone) if row.label not in ("Reference", "Price")]
-    rows.append(Row("Amount due", (_amount_due(view),)))
+    rows.append(
+        Row(
+            "Amount due",
+            (_amount_due(view, await paid_towards(db_of(request), view.appointment_id)),),
+        )
+    )
     return render(
         request,
         "book/done.html",

@@ -1,0 +1,165 @@
+"""One contract over both gateways (offline, and Stripe through its stand-in): deposit,
+full price, card saved, fees charged to the saved card (succeeding, declined, needing
+authentication), partial and full refunds, and no refund beyond what was captured."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.booking.bookings import cancel_appointment, mark_no_show
+from clinic.booking.statuses import AppointmentStatus, CancelledBy
+from clinic.clients.models import Consent, ConsentKind
+from clinic.db import Database
+from clinic.errors import InvalidInput
+from clinic.outbox.models import OutboxMessage
+from clinic.payments.desk import refund_by_staff
+from clinic.payments.models import Payment, Refund, SavedCard
+from clinic.payments.settlement import execute_pending, settle_appointment
+from clinic.payments.states import PaymentKind, PaymentState, RefundState
+from clinic.settings import Settings
+from tests.booking.conftest import frozen, seeded  # noqa: F401
+from tests.payments.harness import Harness, harness_for
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+# Tuesday 1 December 2026 in New York: 10am and 2pm.
+MORNING = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+AFTERNOON = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+SWEDISH_90 = "Swedish massage, 90 min"  # $135
+
+
+@pytest.fixture(name="h", params=["offline", "stripe"])
+async def harness(
+    request: pytest.FixtureRequest,
+    seeded: Database,  # noqa: F811
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Harness]:
+    async for made in harness_for(request.param, seeded, settings, monkeypatch):
+        yield made
+
+
+async def _booked_with(h: Harness, kind: str, value: int | None, start: datetime = MORNING) -> int:
+    service = await h.set_rule(SWEDISH_90, kind, value)
+    started = await h.checkout(await h.hold(service, start))
+    await h.pay(started.payment_id)
+    return started.payment_id
+
+
+async def test_a_deposit_is_taken_and_the_time_booked(h: Harness) -> None:
+    payment_id = await _booked_with(h, "percent", 25)
+    payment = await h.payment(payment_id)
+    assert payment.state is PaymentState.SUCCEEDED
+    assert payment.kind is PaymentKind.DEPOSIT
+    assert payment.amount_minor == 3375
+    assert payment.provider == h.gateway.provider
+    appointment = await h.appointment(payment.appointment_id)
+    assert appointment.status is AppointmentStatus.CONFIRMED
+    assert appointment.hold_token_hash is None
+
+
+async def test_the_full_price_is_taken_when_the_rule_says_so(h: Harness) -> None:
+    payment = await h.payment(await _booked_with(h, "full", None))
+    assert (payment.kind, payment.amount_minor, payment.state) == (
+        PaymentKind.FULL,
+        13500,
+        PaymentState.SUCCEEDED,
+    )
+
+
+async def test_the_card_is_saved_with_the_clients_consent(h: Harness) -> None:
+    payment = await h.payment(await _booked_with(h, "fixed", 2000))
+    async with h.db.reading() as session:
+        cards = list(await session.scalars(select(SavedCard)))
+        consents = list(
+            await session.scalars(
+                select(Consent).where(
+                    Consent.client_id == payment.client_id,
+                    Consent.kind == ConsentKind.CARD_ON_FILE,
+                )
+            )
+        )
+    assert [(c.last4, c.client_id) for c in cards] == [("4242", payment.client_id)]
+    assert consents
+    assert cards[0].consent_id == consents[-1].id
+    assert payment.saved_card_id == cards[0].id
+
+
+async def _no_show_with(h: Harness, card: str) -> Payment:
+    service = await h.set_rule(SWEDISH_90, "fixed", 2000)
+    started = await h.checkout(await h.hold(service, MORNING))
+    await h.pay(started.payment_id, card)
+    payment = await h.payment(started.payment_id)
+    from clinic import clock
+
+    with clock.frozen_at(datetime(2026, 12, 1, 17, 0, tzinfo=UTC)):
+        fee = await mark_no_show(h.db, payment.appointment_id)
+        since = h.event_count()
+        await settle_appointment(h.db, h.gateway, payment.appointment_id)
+        await h.deliver_new(since)
+    assert fee == 13500  # the demo's no-show fee is the full price
+    async with h.db.reading() as session:
+        fee_payment = await session.scalar(
+            select(Payment).where(
+                Payment.appointment_id == payment.appointment_id,
+                Payment.kind == PaymentKind.NO_SHOW_FEE,
+            )
+        )
+    assert fee_payment is not None
+    assert fee_payment.amount_minor == 13500 - 2000
+    return fee_payment
+
+
+async def test_a_no_show_fee_is_charged_to_the_saved_card(h: Harness) -> None:
+    fee = await _no_show_with(h, "4242")
+    assert fee.state is PaymentState.SUCCEEDED
+
+
+@pytest.mark.parametrize("card", ["0341", "3184"])
+async def test_a_declined_or_unauthenticated_fee_awaits_the_client_with_a_pay_link(
+    h: Harness, card: str
+) -> None:
+    fee = await _no_show_with(h, card)
+    assert fee.state is PaymentState.AWAITING_CLIENT
+    assert fee.failure_code
+    async with h.db.reading() as session:
+        links = await session.scalar(
+            select(func.count()).where(OutboxMessage.kind == "email.payment_link")
+        )
+    assert links == 1
+
+
+async def test_partial_refunds_then_the_rest_and_never_more(h: Harness) -> None:
+    payment_id = await _booked_with(h, "full", None)
+    first = await refund_by_staff(h.db, payment_id, 2500, note="Short session", staff_user_id=1)
+    second = await refund_by_staff(h.db, payment_id, 1000, note="Goodwill", staff_user_id=1)
+    payment = await h.payment(payment_id)
+    await execute_pending(h.db, h.gateway, payment.appointment_id)
+    with pytest.raises(InvalidInput) as too_much:
+        await refund_by_staff(h.db, payment_id, 10001, note="", staff_user_id=1)
+    assert "more than is left" in too_much.value.field_errors["amount"]
+    await refund_by_staff(h.db, payment_id, 10000, note="The rest", staff_user_id=1)
+    await execute_pending(h.db, h.gateway, payment.appointment_id)
+    async with h.db.reading() as session:
+        refunds = list(await session.scalars(select(Refund).order_by(Refund.id)))
+    assert [r.amount_minor for r in refunds] == [2500, 1000, 10000]
+    assert all(r.state is RefundState.SUCCEEDED and r.provider_refund_id for r in refunds)
+    assert {first, second} <= {r.id for r in refunds}
+    payment = await h.payment(payment_id)
+    assert (payment.state, payment.refunded_minor) == (PaymentState.REFUNDED, 13500)
+    if h.fake is not None:
+        assert sum(r["amount"] for r in h.fake.refunds.values()) == 13500
+    with pytest.raises(InvalidInput):
+        await refund_by_staff(h.db, payment_id, 1, note="", staff_user_id=1)
+
+
+async def test_cancelling_in_time_refunds_the_deposit_in_full(h: Harness) -> None:
+    payment = await h.payment(await _booked_with(h, "percent", 25))
+    await cancel_appointment(h.db, payment.appointment_id, cancelled_by=CancelledBy.CLIENT)
+    await settle_appointment(h.db, h.gateway, payment.appointment_id)
+    payment = await h.payment(payment.id)
+    assert (payment.state, payment.refunded_minor) == (PaymentState.REFUNDED, 3375)
