@@ -524,6 +524,7 @@ class BookingView:
     price_minor: int
     currency: str
     fee_minor: int
+    client_id: int
     client_name: str
     terms_now: CancellationTerms
     policies: Policies
@@ -631,6 +632,7 @@ async def _view(session: AsyncSession, appointment: Appointment) -> BookingView:
         price_minor=appointment.price_minor,
         currency=appointment.currency,
         fee_minor=appointment.fee_minor,
+        client_id=appointment.client_id or 0,
         client_name=client_name,
         terms_now=cancellation_terms(
             policies,

@@ -25,6 +25,7 @@ from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.options import get_option
 from clinic.outbox.models import OutboxMessage
 from clinic.outbox.registry import HandlerContext, handles, periodic
+from clinic.payments.desk import client_has_card, money_after_cancelling, paid_in
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
 from clinic.web.formatting import clock_time, long_date, money, short_date
@@ -59,6 +60,17 @@ async def email_context(
             select(AppointmentIntake.state).where(
                 AppointmentIntake.appointment_id == appointment.id
             )
+        )
+        # What a cancellation does to what the client paid (a refund, the rest of a fee).
+        money_lines = (
+            money_after_cancelling(
+                paid_minor=await paid_in(session, appointment.id),
+                fee_minor=appointment.fee_minor,
+                currency=appointment.currency,
+                has_card=await client_has_card(session, client.id),
+            )
+            if appointment.status is AppointmentStatus.CANCELLED
+            else []
         )
     zone = ZoneInfo(location.timezone)
     terms = cancellation_terms(
@@ -96,6 +108,7 @@ async def email_context(
         ),
         "pending": appointment.status is AppointmentStatus.PENDING_CLEARANCE,
         "needs_rebooking": appointment.needs_rebooking,
+        "money_lines": money_lines,
     }
 
 

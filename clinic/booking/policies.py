@@ -162,3 +162,20 @@ def cancellation_terms(
 
 def no_show_fee(policies: Policies, price_minor: int) -> int:
     return math.ceil(price_minor * policies.no_show_fee_percent / 100)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What happens to money already paid when a visit ends in a fee (zero when free)."""
+
+    # Paid above the fee: given back.
+    refund_minor: int
+    # The fee above what was paid: still to pay (charged to a saved card, or due).
+    charge_minor: int
+
+
+def settle(*, fee_minor: int, paid_minor: int) -> Settlement:
+    """The fee is taken from what was paid first; the rest is refunded or charged."""
+    return Settlement(
+        refund_minor=max(paid_minor - fee_minor, 0), charge_minor=max(fee_minor - paid_minor, 0)
+    )

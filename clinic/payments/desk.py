@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
+from clinic.booking.policies import settle
 from clinic.booking.service import day_bounds
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clock import now_utc
@@ -28,7 +29,7 @@ from clinic.payments.ledger import (
     new_key,
     payments_of,
 )
-from clinic.payments.models import Payment, Refund
+from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.pricing import (
     RECEIPT_OPTION,
     ReceiptSettings,
@@ -45,6 +46,7 @@ from clinic.payments.states import (
     RefundReason,
     RefundState,
 )
+from clinic.web.formatting import money
 
 MAX_AMOUNT = 10_000_000  # minor units: far above any visit, well inside an integer
 # Money is taken at the desk for visits that happened or are about to.
@@ -118,10 +120,53 @@ async def account_of(session: AsyncSession, appointment: Appointment) -> Account
     )
 
 
-async def paid_towards(db: Database, appointment_id: int) -> int:
+async def paid_in(session: AsyncSession, appointment_id: int) -> int:
     """What has been paid towards a visit so far (refunds out, tips aside)."""
+    return sum(applied_to_visit(p) for p in await payments_of(session, appointment_id))
+
+
+async def paid_towards(db: Database, appointment_id: int) -> int:
     async with db.reading() as session:
-        return sum(applied_to_visit(p) for p in await payments_of(session, appointment_id))
+        return await paid_in(session, appointment_id)
+
+
+def money_after_cancelling(
+    *, paid_minor: int, fee_minor: int, currency: str, has_card: bool
+) -> list[str]:
+    """What a fee (or none) does to what the client has paid, in the client's words: for
+    the cancel page, its answer, and the cancellation email."""
+    if paid_minor <= 0:
+        return []
+    owed = settle(fee_minor=fee_minor, paid_minor=paid_minor)
+    paid = money(paid_minor, currency)
+    if owed.charge_minor == 0:
+        if owed.refund_minor == paid_minor:
+            return [f"You paid {paid}: it is refunded in full to your card."]
+        if owed.refund_minor:
+            refund = money(owed.refund_minor, currency)
+            return [f"The fee comes out of the {paid} you paid; {refund} is refunded to your card."]
+        return [f"The fee is covered by the {paid} you paid."]
+    rest = money(owed.charge_minor, currency)
+    where = (
+        "is charged to the card you saved"
+        if has_card
+        else "is due: the clinic will contact you about it"
+    )
+    return [f"The {paid} you paid counts towards the fee; the rest, {rest}, {where}."]
+
+
+async def client_has_card(session: AsyncSession, client_id: int) -> bool:
+    found = await session.scalar(
+        select(SavedCard.id)
+        .where(SavedCard.client_id == client_id, SavedCard.removed_at.is_(None))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def has_saved_card(db: Database, client_id: int) -> bool:
+    async with db.reading() as session:
+        return await client_has_card(session, client_id)
 
 
 @dataclass(frozen=True)
@@ -190,14 +235,13 @@ async def record_desk_payment(
 async def _close_pay_links_if_settled(
     session: AsyncSession, appointment: Appointment, staff_user_id: int
 ) -> None:
-    """Money taken at the desk that settles the visit closes the pay links of fees still
-    waiting for the client, so they cannot be paid twice."""
+    """Money taken at the desk that settles the visit closes the fees still waiting for
+    the client, so they cannot be paid twice (their pay links say so)."""
     account = await account_of(session, appointment)
     if account.balance_minor > 0:
         return
     for payment in account.payments:
         if payment.state is PaymentState.AWAITING_CLIENT:
-            payment.pay_token_hash = None
             move(
                 session,
                 payment,

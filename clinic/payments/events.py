@@ -164,7 +164,6 @@ async def _paid(session: AsyncSession, payment: Payment, event: GatewayEvent) ->
     was = payment.state
     _note_provider_ids(payment, event)
     payment.failure_code = ""
-    payment.pay_token_hash = None
     move(session, payment, PaymentState.SUCCEEDED, details={"from_event": event.kind.value})
     if payment.save_card and event.card is not None:
         await _keep_card(session, payment, event.card, event.customer_id)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
+from clinic.booking.policies import settle
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
@@ -109,17 +110,19 @@ async def _settle_ledger(db: Database, appointment_id: int, provider: str) -> Ca
                 if payment.state is PaymentState.PENDING and payment.checkout_id:
                     calls.expire.append(payment.checkout_id)
                 move(session, payment, PaymentState.CANCELLED, details={"reason": "visit ended"})
-        paid = sum(applied_to_visit(p) for p in payments)
         fees_open = sum(
             p.amount_minor
             for p in payments
             if p.kind in FEE_KINDS
             and p.state in (PaymentState.PENDING, PaymentState.AWAITING_CLIENT)
         )
-        due = appointment.fee_minor
-        if paid > due:
-            spread_refund(session, payments, paid - due, refund_reason(appointment))
-        short = due - paid - fees_open
+        owed = settle(
+            fee_minor=appointment.fee_minor,
+            paid_minor=sum(applied_to_visit(p) for p in payments),
+        )
+        if owed.refund_minor:
+            spread_refund(session, payments, owed.refund_minor, refund_reason(appointment))
+        short = owed.charge_minor - fees_open
         if short > 0 and not any(p.kind is fee_kind for p in payments):
             card = await _saved_card(session, appointment.client_id, provider)
             if card is not None:

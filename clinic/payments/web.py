@@ -109,9 +109,8 @@ async def _page(
 async def _message(
     request: Request, heading: str, lines: list[str], *, status: int = 200, **extra: Any
 ) -> Response:
-    return await _page(
-        request, "payments/message.html", {"page_heading": heading, "lines": lines, **extra}, status
-    )
+    context = {"page_heading": heading, "lines": lines, "again_url": None, "restart_url": None}
+    return await _page(request, "payments/message.html", {**context, **extra}, status)
 
 
 async def _after_booking_checkout(request: Request, payment: Payment) -> Response:
@@ -236,6 +235,7 @@ async def _pay_page(
                 PaymentState.SUCCEEDED,
             ),
             "phone": location.phone,
+            "pay_url": page_url(request, "pay:start", token=request.path_params["token"]),
             "errors": {"payment": error} if error else {},
         },
         status,

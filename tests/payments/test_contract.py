@@ -10,19 +10,30 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from clinic.auth.models import Role
 from clinic.booking.bookings import cancel_appointment, mark_no_show
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
+from clinic.clearance.models import ClearanceStatus
+from clinic.clearance.service import (
+    Actor,
+    Outcome,
+    mark_received,
+    record_outcome,
+    request_clearance,
+)
 from clinic.clients.models import Consent, ConsentKind
 from clinic.db import Database
 from clinic.errors import InvalidInput
 from clinic.outbox.models import OutboxMessage
+from clinic.payments.checkout import online_payment_for_hold, start_booking_checkout
 from clinic.payments.desk import refund_by_staff
 from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.settlement import execute_pending, settle_appointment
 from clinic.payments.states import PaymentKind, PaymentState, RefundState
 from clinic.settings import Settings
-from tests.booking.conftest import frozen, seeded  # noqa: F401
-from tests.payments.harness import Harness, harness_for
+from tests import factories
+from tests.intake.answers_factory import signed
+from tests.payments.harness import BASE, CLIENT, Harness, harness_for
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -30,12 +41,20 @@ pytestmark = pytest.mark.usefixtures("frozen")
 MORNING = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 AFTERNOON = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
 SWEDISH_90 = "Swedish massage, 90 min"  # $135
+SHORT = "Oncology massage, 30 min"
+DAY = "2026-12-02"
+BONE_METS = {
+    "phase": "in_treatment",
+    "bone_mets": True,
+    "bone_mets_sites_known": True,
+    "bone_mets_sites": ["lower_back"],
+}
 
 
 @pytest.fixture(name="h", params=["offline", "stripe"])
 async def harness(
     request: pytest.FixtureRequest,
-    seeded: Database,  # noqa: F811
+    seeded: Database,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Harness]:
@@ -163,3 +182,63 @@ async def test_cancelling_in_time_refunds_the_deposit_in_full(h: Harness) -> Non
     await settle_appointment(h.db, h.gateway, payment.appointment_id)
     payment = await h.payment(payment.id)
     assert (payment.state, payment.refunded_minor) == (PaymentState.REFUNDED, 3375)
+
+
+async def test_a_visit_waiting_for_clearance_saves_the_card_and_charges_once_cleared(
+    h: Harness,
+) -> None:
+    short = await h.set_rule(SHORT, "fixed", 2000)
+    intake = await h.http.post("/api/v1/intakes", json=signed(True, **BONE_METS))
+    token = intake.json()["intake_token"]
+    slots = await h.http.get(
+        "/api/v1/availability",
+        params={
+            "service_id": short,
+            "from": "2026-12-02",
+            "to": "2026-12-02",
+            "intake_token": token,
+        },
+    )
+    slot = slots.json()["slots"][0]
+    hold = await h.hold(short, datetime.fromisoformat(slot["start"]), slot["therapist_id"])
+    due = await online_payment_for_hold(h.db, hold)
+    assert due is not None
+    started = await start_booking_checkout(
+        h.db, h.gateway, hold_token=hold, client=CLIENT, due=due, base_url=BASE, intake_token=token
+    )
+    await h.pay(started.payment_id)
+    payment = await h.payment(started.payment_id)
+    assert (payment.state, payment.card_only) == (PaymentState.SCHEDULED, True)
+    assert payment.provider_payment_id is None  # nothing charged
+    assert (await h.appointment(payment.appointment_id)).status is (
+        AppointmentStatus.PENDING_CLEARANCE
+    )
+    if h.fake is not None:
+        assert h.fake.payment_intents == {}
+
+    async with h.db.transaction() as session:
+        desk_user = await factories.create_user(session, roles=(Role.FRONTDESK,))
+        lead_user = await factories.create_user(session, roles=(Role.CLINICAL_LEAD,))
+    desk = Actor(desk_user.id, frozenset({Role.FRONTDESK}))
+    lead = Actor(lead_user.id, frozenset({Role.CLINICAL_LEAD}))
+    clearance = await request_clearance(
+        h.db,
+        payment.appointment_id,
+        physician_name="Dr Ana Lee",
+        practice="Fox Chase Cancer Center",
+        contact="fax (215) 555-0199",
+        actor=desk,
+    )
+    await mark_received(h.db, clearance.id, actor=desk)
+    await record_outcome(h.db, clearance.id, Outcome(ClearanceStatus.CLEARED), actor=lead)
+    assert (await h.appointment(payment.appointment_id)).status is AppointmentStatus.CONFIRMED
+    async with h.db.reading() as session:
+        settle_asked = await session.scalar(
+            select(func.count()).where(OutboxMessage.kind == "payment.settle")
+        )
+    assert settle_asked == 1
+    since = h.event_count()
+    await settle_appointment(h.db, h.gateway, payment.appointment_id)
+    await h.deliver_new(since)
+    payment = await h.payment(payment.id)
+    assert (payment.state, payment.amount_minor) == (PaymentState.SUCCEEDED, 2000)

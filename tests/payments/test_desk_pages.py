@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +14,6 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from clinic import clock
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
@@ -43,22 +41,8 @@ from clinic.staff.models import Credential, CredentialKind
 from clinic.web.formatting import money
 from tests import factories
 from tests.booking.conftest import NOW, TODAY
-from tests.demo_snapshot import seed_demo
 
 pytestmark = pytest.mark.usefixtures("frozen")
-
-
-# The booking tests' demo clinic at their fixed moment (tests/booking/conftest.py).
-@pytest.fixture
-def frozen() -> Iterator[None]:
-    with clock.frozen_at(NOW):
-        yield
-
-
-@pytest.fixture
-async def seeded(db: Database) -> Database:
-    await seed_demo(db, timezone="America/New_York", currency="usd", today=TODAY)
-    return db
 
 
 LICENCE = "MT-0123456"

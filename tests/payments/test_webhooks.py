@@ -20,7 +20,6 @@ from clinic.payments.models import Payment, PaymentEvent, Refund
 from clinic.payments.settlement import execute_pending
 from clinic.payments.states import PaymentState, RefundReason, RefundState
 from clinic.settings import Settings
-from tests.booking.conftest import frozen, seeded  # noqa: F401
 from tests.payments.harness import OTHER, WEBHOOK, Harness, harness_for
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -31,7 +30,7 @@ SWEDISH_90 = "Swedish massage, 90 min"
 
 @pytest.fixture(name="h")
 async def stripe_harness(
-    seeded: Database,  # noqa: F811
+    seeded: Database,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Harness]:

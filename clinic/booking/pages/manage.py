@@ -38,6 +38,7 @@ from clinic.errors import ClinicError, InvalidInput
 from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.intake.service import care_need, gate_need
 from clinic.intake.summary import plan_from_json
+from clinic.payments.desk import has_saved_card, money_after_cancelling, paid_towards
 from clinic.scheduling.availability import CareNeed
 from clinic.web.context import db_of, settings_of
 from clinic.web.flash import Category, flash
@@ -262,6 +263,17 @@ async def manage_confirm_submit(request: Request, token: str, view: BookingView)
     return _back_to_show(request, token, f"Your appointment is now at {when}.", "success")
 
 
+async def _money_words(request: Request, view: BookingView, fee_minor: int) -> list[str]:
+    """What cancelling with this fee does to what the client has paid."""
+    db = db_of(request)
+    return money_after_cancelling(
+        paid_minor=await paid_towards(db, view.appointment_id),
+        fee_minor=fee_minor,
+        currency=view.currency,
+        has_card=await has_saved_card(db, view.client_id),
+    )
+
+
 @_while_changeable
 async def manage_cancel_form(request: Request, token: str, view: BookingView) -> Response:
     zone = ZoneInfo(view.timezone)
@@ -277,6 +289,8 @@ async def manage_cancel_form(request: Request, token: str, view: BookingView) ->
             "free_until": moment_text(terms.free_until, zone),
             "late": terms.late,
             "window_hours": view.policies.cancellation_window_hours,
+            "money_words": await _money_words(request, view, terms.fee_minor),
+            "excused_words": await _money_words(request, view, 0),
             "action": page_url(request, "manage:cancel_submit", token=token),
         },
     )
@@ -294,4 +308,6 @@ async def manage_cancel_submit(request: Request, token: str, view: BookingView) 
     if cancelled.fee_minor:
         fee = money(cancelled.fee_minor, cancelled.currency)
         message += f" A late-cancellation fee of {fee} applies."
+    for words in await _money_words(request, cancelled, cancelled.fee_minor):
+        message += f" {words}"
     return _back_to_show(request, token, message, "success")
