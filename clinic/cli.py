@@ -381,3 +381,81 @@ def screening_set(name: str, value: str) -> None:
     except ScreeningSettingError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name} is now {value}.")
+
+
+@main.group()
+def payments() -> None:
+    """Show or change the payment settings: what receipts say about the business and its
+    tax, and each service's own online payment rule (until the admin screens arrive)."""
+
+
+@payments.command("receipt-show")
+def payments_receipt_show() -> None:
+    """Print the receipt settings."""
+    from clinic.db import Database
+    from clinic.payments.settings_store import load_receipt_settings
+
+    settings = _settings()
+
+    async def go() -> dict[str, object]:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            return (await load_receipt_settings(db)).as_dict()
+        finally:
+            await db.dispose()
+
+    for name, value in _run(go()).items():
+        click.echo(f"{name:<24} {value}")
+
+
+@payments.command("receipt-set")
+@click.argument("name")
+@click.argument("value")
+def payments_receipt_set(name: str, value: str) -> None:
+    """Set one receipt setting, e.g. `clinic payments receipt-set tax_id "EIN 12-3456789"`."""
+    from clinic.booking.policies import PolicyError
+    from clinic.db import Database
+    from clinic.payments.pricing import parse_receipt_value
+    from clinic.payments.settings_store import set_receipt_setting
+
+    settings = _settings()
+
+    async def go() -> None:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            await set_receipt_setting(db, name, parse_receipt_value(name, value), actor_label="cli")
+        finally:
+            await db.dispose()
+
+    try:
+        _run(go())
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name} is now {value}.")
+
+
+@payments.command("service-rule")
+@click.argument("service")
+@click.argument("kind", type=click.Choice(["clinic", "none", "percent", "fixed", "full"]))
+@click.argument("value", type=int, required=False)
+def payments_service_rule(service: str, kind: str, value: int | None) -> None:
+    """Set what a service takes online when booked: `clinic payments service-rule
+    "Swedish massage, 90 min" percent 25` (fixed: minor units; clinic: follow the policy)."""
+    from clinic.booking.policies import PolicyError
+    from clinic.db import Database
+    from clinic.payments.settings_store import set_service_rule
+
+    settings = _settings()
+
+    async def go() -> None:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            await set_service_rule(db, service, kind, value, actor_label="cli")
+        finally:
+            await db.dispose()
+
+    try:
+        _run(go())
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{service}: {kind}{'' if value is None else f' {value}'}.")

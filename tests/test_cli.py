@@ -125,3 +125,27 @@ def test_seed_demo_reset_is_refused_in_production(env: dict[str, str]) -> None:
     code, output = _run(production, "seed-demo", "--reset")
     assert code != 0
     assert "refused" in output
+
+
+def test_payment_settings_are_shown_changed_and_checked(env: dict[str, str]) -> None:
+    assert _run(env, "migrate")[0] == 0
+    code, output = _run(env, "payments", "receipt-set", "legal_name", "Willow & Oak LLC")
+    assert (code, output.strip()) == (0, "legal_name is now Willow & Oak LLC.")
+    assert _run(env, "payments", "receipt-set", "tax_rate_basis_points", "825")[0] == 0
+    code, output = _run(env, "payments", "receipt-show")
+    assert code == 0
+    assert "Willow & Oak LLC" in output
+    assert "825" in output
+    code, output = _run(env, "payments", "receipt-set", "tax_rate_basis_points", "lots")
+    assert code == 1
+    assert "whole number" in output
+    code, output = _run(env, "payments", "receipt-set", "colour", "green")
+    assert code == 1
+    assert "not a receipt setting" in output
+    # A service that does not exist, and a percent over 100, are refused by name.
+    code, output = _run(env, "payments", "service-rule", "Reiki, 60 min", "full")
+    assert code == 1
+    assert "no service named" in output
+    code, output = _run(env, "payments", "service-rule", "Reiki, 60 min", "percent", "150")
+    assert code == 1
+    assert "between 0 and 100" in output

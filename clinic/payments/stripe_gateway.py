@@ -90,6 +90,21 @@ _GENERIC_REFUSAL = "The payment service refused this request."
 _BAD_SIGNATURE = "The webhook signature or its timestamp does not check out."
 _NOT_AN_EVENT = "The webhook body is not a Stripe event."
 
+# The events the clinic's webhook endpoint should be sent (README: connecting Stripe);
+# every other type is acknowledged and ignored.
+WEBHOOK_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.dispute.created",
+)
+
 _CHECKOUT_EXPAND = ["payment_intent.payment_method", "setup_intent.payment_method"]
 
 

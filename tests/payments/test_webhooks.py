@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+import stripe
 from sqlalchemy import func, select
 
 from clinic.booking.statuses import AppointmentStatus
@@ -19,7 +20,8 @@ from clinic.payments.jobs import close_run_out_checkouts
 from clinic.payments.models import Payment, PaymentEvent, Refund
 from clinic.payments.settlement import execute_pending
 from clinic.payments.states import PaymentState, RefundReason, RefundState
-from clinic.settings import Settings
+from clinic.payments.stripe_gateway import WEBHOOK_EVENTS
+from clinic.settings import PROJECT_ROOT, Settings
 from tests.payments.harness import OTHER, WEBHOOK, Harness, harness_for
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -174,3 +176,10 @@ async def test_a_lost_expiry_notice_is_caught_by_the_worker(h: Harness, settings
     assert await close_run_out_checkouts(ctx) == 1
     assert (await h.payment(payment_id)).state is PaymentState.EXPIRED
     assert (await h.appointment(payment.appointment_id)).status is AppointmentStatus.EXPIRED
+
+
+def test_the_readme_names_every_event_the_webhook_uses() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for event_type in WEBHOOK_EVENTS:
+        assert f"`{event_type}`" in readme, event_type
+    assert f"API version `{stripe.api_version}`" in readme
