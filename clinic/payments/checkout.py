@@ -285,6 +285,8 @@ async def start_pay_link_checkout(
             raise Conflict("This has been paid or is no longer due. Thank you.")
         move(session, payment, PaymentState.PENDING, actor_label="client")
         payment.attempts += 1
+        # Paid by hand this time: the card used is not kept.
+        payment.save_card = False
         expires_at = now_utc() + CHECKOUT_LIFETIME
         payment.checkout_expires_at = expires_at
         service_name = await session.scalar(

@@ -207,7 +207,7 @@ def _execute_refunds_later(session: AsyncSession, payment: Payment) -> None:
 async def _checkout_expired(session: AsyncSession, payment: Payment, event: GatewayEvent) -> str:
     if payment.state is not PaymentState.PENDING or payment.checkout_id != event.checkout_id:
         return "ignored: not this payment's open checkout"
-    if payment.kind in BOOKING_KINDS:
+    if payment.kind in BOOKING_KINDS and payment.method is PaymentMethod.CARD_ONLINE:
         move(session, payment, PaymentState.EXPIRED)
         # The time was held for this checkout: it is free again now.
         await expire_holds_where(
@@ -219,7 +219,8 @@ async def _checkout_expired(session: AsyncSession, payment: Payment, event: Gate
             reason="checkout expired",
         )
         return "checkout expired: hold released"
-    # A fee's pay link stays usable: the client can open a new checkout from it.
+    # A pay link (a fee, or a deposit a saved card could not pay) stays usable: the
+    # client can open a new checkout from it.
     move(session, payment, PaymentState.AWAITING_CLIENT)
     return "checkout expired: awaiting client"
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("frozen")
 CLINICAL_WORDS = ("oncology", "cancer", "chemo", "lymph", "clearance", "diagnos", "tumou", "tumor")
 
 
-def _mail(folder: Path) -> list[EmailMessage]:
+def mail_in(folder: Path) -> list[EmailMessage]:
     return [
         email.message_from_bytes(path.read_bytes(), policy=default)  # type: ignore[misc]
         for path in sorted(folder.glob("*.eml"))
@@ -46,7 +46,7 @@ async def test_a_booking_sends_one_confirmation_with_a_working_manage_link(
     worker = build_worker(seeded, settings)
     assert await worker.run_once() >= 1
     assert await worker.run_once() == 0  # nothing is sent twice
-    [message] = _mail(settings.var_dir / "mail")
+    [message] = mail_in(settings.var_dir / "mail")
     assert message["To"] == CLIENT["email"]
     assert message["Subject"].startswith("Booked: ")
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -72,7 +72,7 @@ async def test_cancelling_sends_the_cancellation_with_the_fee(
     ).json()
     await http.post(f"/api/v1/bookings/{booked['manage_token']}/cancel", json={})
     await build_worker(seeded, settings).run_once()
-    subjects = sorted(m["Subject"].split(":")[0] for m in _mail(settings.var_dir / "mail"))
+    subjects = sorted(m["Subject"].split(":")[0] for m in mail_in(settings.var_dir / "mail"))
     assert subjects == ["Booked", "Cancelled"]
 
 
@@ -124,7 +124,7 @@ async def test_a_booking_without_a_health_form_emails_the_link_to_fill_it_in(
     )
     assert without.status_code == with_form.status_code == 201
     await build_worker(seeded, settings).run_once()
-    by_recipient = {m["To"]: m for m in _mail(settings.var_dir / "mail")}
+    by_recipient = {m["To"]: m for m in mail_in(settings.var_dir / "mail")}
     asked = by_recipient[CLIENT["email"]].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     not_asked = by_recipient[other["email"]].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     form_link = next(

@@ -17,14 +17,15 @@ from clinic.booking.bookings import mark_no_show
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.db import Database
-from clinic.payments.checkout import pay_token_hash
 from clinic.payments.gateway import gateway_for
 from clinic.payments.models import Payment, SavedCard
 from clinic.payments.settlement import settle_appointment
 from clinic.payments.states import PaymentKind, PaymentState
 from clinic.scheduling.models import Service
 from clinic.settings import Settings
+from clinic.worker import build_worker
 from tests.booking.conftest import CLIENT
+from tests.booking.test_emails import mail_in
 from tests.booking.test_pages import (
     choose_time,
     get_page,
@@ -158,18 +159,25 @@ async def test_a_fee_the_saved_card_could_not_pay_is_paid_through_the_pay_link(
     with clock.frozen_at(datetime(2026, 12, 2, 12, 0, tzinfo=UTC)):
         await mark_no_show(seeded, deposit.appointment_id)
         await settle_appointment(seeded, gateway_for(settings, seeded), deposit.appointment_id)
-    async with seeded.transaction() as session:
+    async with seeded.reading() as session:
         fee = await session.scalar(select(Payment).where(Payment.kind == PaymentKind.NO_SHOW_FEE))
-        assert fee is not None
-        assert fee.state is PaymentState.AWAITING_CLIENT
-        # What the pay-link email does (clinic/payments/jobs.py), with a token we know.
-        fee.pay_token_hash = pay_token_hash("the-link-token")
-    page = await get_page(http, "/pay/the-link-token")
+    assert fee is not None
+    assert fee.state is PaymentState.AWAITING_CLIENT
+    # The worker sends the pay link by email (the message is due from the no-show on).
+    with clock.frozen_at(datetime(2026, 12, 2, 12, 1, tzinfo=UTC)):
+        await build_worker(seeded, settings).run_once()
+    [message] = [
+        m for m in mail_in(settings.var_dir / "mail") if m["Subject"].startswith("Please pay")
+    ]
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "$101.25" in text
+    link = next(line for line in text.split() if "/pay/" in line).replace(settings.base_url, "")
+    page = await get_page(http, link)
     assert "Pay $101.25" in text_of(page)
     demo_url = see_other(await submit(http, page))
     assert demo_url.startswith("/pay/demo/")
     paid = await submit(http, await get_page(http, demo_url), card="4242")
     assert paid.status_code == 200
     assert "Payment received" in text_of(paid.text)
-    assert "This has been paid. Thank you." in text_of(await get_page(http, "/pay/the-link-token"))
+    assert "This has been paid. Thank you." in text_of(await get_page(http, link))
     assert re.search(r"/book/done/\S+", done)
