@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from clinic.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from clinic.db import Database
 
 T = TypeVar("T")
 
@@ -23,6 +26,22 @@ def _settings() -> Settings:
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+def _on_database(use: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `use(db)` against CLINIC_DATABASE_URL in its own event loop (one connection)."""
+    from clinic.db import Database
+
+    settings = _settings()
+
+    async def go() -> T:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            return await use(db)
+        finally:
+            await db.dispose()
+
+    return _run(go())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -287,18 +306,11 @@ def policy_show() -> None:
     """Print every booking policy with its current value."""
     from clinic.booking.policies import DESCRIPTIONS
     from clinic.booking.policy_store import load_policies
-    from clinic.db import Database
 
-    settings = _settings()
+    async def go(db: Database) -> dict[str, object]:
+        return (await load_policies(db)).as_dict()
 
-    async def go() -> dict[str, object]:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            return (await load_policies(db)).as_dict()
-        finally:
-            await db.dispose()
-
-    for name, value in _run(go()).items():
+    for name, value in _on_database(go).items():
         click.echo(f"{name:<32} {value!s:<10} {DESCRIPTIONS[name]}")
 
 
@@ -309,19 +321,12 @@ def policy_set(name: str, value: str) -> None:
     """Set one booking policy, e.g. `clinic policy set hold_minutes 15`."""
     from clinic.booking.policies import PolicyError, parse_policy_value
     from clinic.booking.policy_store import set_policy
-    from clinic.db import Database
 
-    settings = _settings()
-
-    async def go() -> None:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            await set_policy(db, name, parse_policy_value(name, value), actor_label="cli")
-        finally:
-            await db.dispose()
+    async def go(db: Database) -> None:
+        await set_policy(db, name, parse_policy_value(name, value), actor_label="cli")
 
     try:
-        _run(go())
+        _on_database(go)
     except PolicyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name} is now {value}.")
@@ -338,20 +343,13 @@ def screening_show() -> None:
     """Print every screening setting with its current value."""
     from dataclasses import asdict
 
-    from clinic.db import Database
     from clinic.intake.rules import DESCRIPTIONS
     from clinic.intake.rules_store import load_screening_rules
 
-    settings = _settings()
+    async def go(db: Database) -> dict[str, object]:
+        return asdict(await load_screening_rules(db))
 
-    async def go() -> dict[str, object]:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            return asdict(await load_screening_rules(db))
-        finally:
-            await db.dispose()
-
-    for name, value in _run(go()).items():
+    for name, value in _on_database(go).items():
         click.echo(f"{name:<38} {value!s:<10} {DESCRIPTIONS[name]}")
 
 
@@ -361,23 +359,14 @@ def screening_show() -> None:
 def screening_set(name: str, value: str) -> None:
     """Set one screening setting, e.g. `clinic screening set hospital_model_requires_clearance
     true` (audited)."""
-    from clinic.db import Database
     from clinic.intake.rules import ScreeningSettingError, parse_screening_value
     from clinic.intake.rules_store import set_screening_rule
 
-    settings = _settings()
-
-    async def go() -> None:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            await set_screening_rule(
-                db, name, parse_screening_value(name, value), actor_label="cli"
-            )
-        finally:
-            await db.dispose()
+    async def go(db: Database) -> None:
+        await set_screening_rule(db, name, parse_screening_value(name, value), actor_label="cli")
 
     try:
-        _run(go())
+        _on_database(go)
     except ScreeningSettingError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name} is now {value}.")
@@ -392,19 +381,12 @@ def payments() -> None:
 @payments.command("receipt-show")
 def payments_receipt_show() -> None:
     """Print the receipt settings."""
-    from clinic.db import Database
     from clinic.payments.settings_store import load_receipt_settings
 
-    settings = _settings()
+    async def go(db: Database) -> dict[str, object]:
+        return (await load_receipt_settings(db)).as_dict()
 
-    async def go() -> dict[str, object]:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            return (await load_receipt_settings(db)).as_dict()
-        finally:
-            await db.dispose()
-
-    for name, value in _run(go()).items():
+    for name, value in _on_database(go).items():
         click.echo(f"{name:<24} {value}")
 
 
@@ -414,21 +396,14 @@ def payments_receipt_show() -> None:
 def payments_receipt_set(name: str, value: str) -> None:
     """Set one receipt setting, e.g. `clinic payments receipt-set tax_id "EIN 12-3456789"`."""
     from clinic.booking.policies import PolicyError
-    from clinic.db import Database
     from clinic.payments.pricing import parse_receipt_value
     from clinic.payments.settings_store import set_receipt_setting
 
-    settings = _settings()
-
-    async def go() -> None:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            await set_receipt_setting(db, name, parse_receipt_value(name, value), actor_label="cli")
-        finally:
-            await db.dispose()
+    async def go(db: Database) -> None:
+        await set_receipt_setting(db, name, parse_receipt_value(name, value), actor_label="cli")
 
     try:
-        _run(go())
+        _on_database(go)
     except PolicyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name} is now {value}.")
@@ -442,20 +417,13 @@ def payments_service_rule(service: str, kind: str, value: int | None) -> None:
     """Set what a service takes online when booked: `clinic payments service-rule
     "Swedish massage, 90 min" percent 25` (fixed: minor units; clinic: follow the policy)."""
     from clinic.booking.policies import PolicyError
-    from clinic.db import Database
     from clinic.payments.settings_store import set_service_rule
 
-    settings = _settings()
-
-    async def go() -> None:
-        db = Database.connect(settings.database_url, pool_size=1)
-        try:
-            await set_service_rule(db, service, kind, value, actor_label="cli")
-        finally:
-            await db.dispose()
+    async def go(db: Database) -> None:
+        await set_service_rule(db, service, kind, value, actor_label="cli")
 
     try:
-        _run(go())
+        _on_database(go)
     except PolicyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{service}: {kind}{'' if value is None else f' {value}'}.")

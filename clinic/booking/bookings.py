@@ -214,6 +214,55 @@ async def _after_booking(
     enqueue(session, "email.booking_confirmed", {"appointment_id": appointment.id})
 
 
+async def _care_for_hold(
+    db: Database,
+    hold_token: str,
+    client: ClientDetails,
+    intake_token: str | None,
+    cancer_history: bool | None,
+) -> BookingCare:
+    """The care a booking from this hold is planned with (HoldGone: no such hold)."""
+    _check_client(client)
+    async with db.reading() as session:
+        held_start = await session.scalar(
+            select(Appointment.starts_at).where(
+                Appointment.hold_token_hash == token_hash(hold_token)
+            )
+        )
+    if held_start is None:
+        raise HoldGone()
+    return await care_for_booking(
+        db,
+        intake_token=intake_token,
+        cancer_history=cancer_history,
+        email=client.email,
+        start=held_start,
+    )
+
+
+async def _held_for(
+    session: AsyncSession, hold_token: str, care: BookingCare
+) -> tuple[Appointment, ZoneInfo]:
+    """The held (or lapsed) appointment of a hold, locked, checked against the care plan."""
+    appointment = await session.scalar(
+        select(Appointment)
+        .where(Appointment.hold_token_hash == token_hash(hold_token))
+        .with_for_update()
+    )
+    if appointment is None or appointment.status not in (
+        AppointmentStatus.HELD,
+        AppointmentStatus.EXPIRED,
+    ):
+        raise HoldGone()
+    timezone = await session.scalar(
+        select(Location.timezone).where(Location.id == appointment.location_id)
+    )
+    zone = ZoneInfo(timezone or "UTC")
+    if care.plan is not None and await fit_problems(session, appointment, care.plan, zone):
+        raise HoldDoesNotFit()
+    return appointment, zone
+
+
 async def book_from_hold(
     db: Database,
     *,
@@ -225,42 +274,12 @@ async def book_from_hold(
     """Turn a hold into a booking. A hold past its expiry still works while nobody else
     has taken its time; once released, it is taken back only if the time is still free.
     The held therapist and room must fit the client's care plan."""
-    _check_client(client)
-    async with db.reading() as session:
-        held_start = await session.scalar(
-            select(Appointment.starts_at).where(
-                Appointment.hold_token_hash == token_hash(hold_token)
-            )
-        )
-    if held_start is None:
-        raise HoldGone()
-    care = await care_for_booking(
-        db,
-        intake_token=intake_token,
-        cancer_history=cancer_history,
-        email=client.email,
-        start=held_start,
-    )
+    care = await _care_for_hold(db, hold_token, client, intake_token, cancer_history)
 
     async def attempt() -> Booked:
         now = now_utc()
         async with db.transaction() as session:
-            appointment = await session.scalar(
-                select(Appointment)
-                .where(Appointment.hold_token_hash == token_hash(hold_token))
-                .with_for_update()
-            )
-            if appointment is None or appointment.status not in (
-                AppointmentStatus.HELD,
-                AppointmentStatus.EXPIRED,
-            ):
-                raise HoldGone()
-            timezone = await session.scalar(
-                select(Location.timezone).where(Location.id == appointment.location_id)
-            )
-            zone = ZoneInfo(timezone or "UTC")
-            if care.plan is not None and await fit_problems(session, appointment, care.plan, zone):
-                raise HoldDoesNotFit()
+            appointment, zone = await _held_for(session, hold_token, care)
             client_id = await _client_id(session, client)
             check_transition(appointment.status, care.status)
             try:
@@ -307,42 +326,12 @@ async def reserve_hold(
     checks as booking (the client, the care plan, the time still free), the client and
     intake tied to it, and the status left `held` until `book_paid_hold`. Asking again
     (the client came back from the payment page) ties it afresh."""
-    _check_client(client)
-    async with db.reading() as session:
-        held_start = await session.scalar(
-            select(Appointment.starts_at).where(
-                Appointment.hold_token_hash == token_hash(hold_token)
-            )
-        )
-    if held_start is None:
-        raise HoldGone()
-    care = await care_for_booking(
-        db,
-        intake_token=intake_token,
-        cancer_history=cancer_history,
-        email=client.email,
-        start=held_start,
-    )
+    care = await _care_for_hold(db, hold_token, client, intake_token, cancer_history)
 
     async def attempt() -> Reserved:
         now = now_utc()
         async with db.transaction() as session:
-            appointment = await session.scalar(
-                select(Appointment)
-                .where(Appointment.hold_token_hash == token_hash(hold_token))
-                .with_for_update()
-            )
-            if appointment is None or appointment.status not in (
-                AppointmentStatus.HELD,
-                AppointmentStatus.EXPIRED,
-            ):
-                raise HoldGone()
-            timezone = await session.scalar(
-                select(Location.timezone).where(Location.id == appointment.location_id)
-            )
-            zone = ZoneInfo(timezone or "UTC")
-            if care.plan is not None and await fit_problems(session, appointment, care.plan, zone):
-                raise HoldDoesNotFit()
+            appointment, _zone = await _held_for(session, hold_token, care)
             client_id = await _client_id(session, client)
             try:
                 async with session.begin_nested():

@@ -47,6 +47,7 @@ from clinic.payments.desk import (
 )
 from clinic.payments.events import EXECUTE_REFUND
 from clinic.payments.gateway import gateway_for
+from clinic.payments.ledger import saved_card_of
 from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.pricing import ReceiptSettings
 from clinic.payments.settlement import DESK, execute_pending, settle_appointment
@@ -303,18 +304,7 @@ async def _saved_cards(session: AsyncSession, ids: Iterable[int | None]) -> dict
 
 
 async def _card_on_file(session: AsyncSession, client_id: int | None, provider: str) -> str:
-    if client_id is None:
-        return ""
-    card = await session.scalar(
-        select(SavedCard)
-        .where(
-            SavedCard.client_id == client_id,
-            SavedCard.provider == provider,
-            SavedCard.removed_at.is_(None),
-        )
-        .order_by(SavedCard.id.desc())
-        .limit(1)
-    )
+    card = await saved_card_of(session, client_id, provider)
     return _card_words(card) if card is not None else ""
 
 

@@ -15,7 +15,8 @@ STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 
 # Keyed by the Database object's identity (it is not hashable); the weak reference tells
 # a live entry from one whose id was reused after its database was collected.
-_gateways: dict[int, tuple[weakref.ref[Database], PaymentGateway]] = {}
+_Entries = dict[int, tuple[weakref.ref[Database], PaymentGateway]]
+_gateways: _Entries = {}
 
 
 def checkout_origin(settings: Settings) -> str | None:
@@ -54,4 +55,9 @@ def gateway_for(settings: Settings, db: Database) -> PaymentGateway:
 def install_gateway(db: Database, gateway: PaymentGateway) -> None:
     """Use `gateway` for this database from now on (tests: Stripe's stand-in)."""
     key = id(db)
-    _gateways[key] = (weakref.ref(db, lambda _: _gateways.pop(key, None)), gateway)
+
+    def forget(_: object, table: _Entries = _gateways) -> None:
+        # Bound at definition: at interpreter exit the module's globals may be gone.
+        table.pop(key, None)
+
+    _gateways[key] = (weakref.ref(db, forget), gateway)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic import audit
 from clinic.clock import now_utc
 from clinic.errors import Conflict
-from clinic.payments.models import Payment, Refund
+from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.states import (
     REFUND_MOVES,
     PaymentKind,
@@ -193,3 +193,21 @@ def spread_refund(
             refunds.append(add_refund(session, payment, take, reason))
             left -= take
     return refunds
+
+
+async def saved_card_of(
+    session: AsyncSession, client_id: int | None, provider: str
+) -> SavedCard | None:
+    """The card a client saved most recently with this provider, if any."""
+    if client_id is None:
+        return None
+    return await session.scalar(
+        select(SavedCard)
+        .where(
+            SavedCard.client_id == client_id,
+            SavedCard.provider == provider,
+            SavedCard.removed_at.is_(None),
+        )
+        .order_by(SavedCard.id.desc())
+        .limit(1)
+    )

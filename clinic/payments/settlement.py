@@ -10,7 +10,6 @@ import contextlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
 from clinic.booking.policies import settle
@@ -26,6 +25,7 @@ from clinic.payments.ledger import (
     move,
     new_key,
     payments_of,
+    saved_card_of,
     spread_refund,
 )
 from clinic.payments.models import Payment, PaymentCustomer, Refund, SavedCard
@@ -124,7 +124,7 @@ async def _settle_ledger(db: Database, appointment_id: int, provider: str) -> Ca
             spread_refund(session, payments, owed.refund_minor, refund_reason(appointment))
         short = owed.charge_minor - fees_open
         if short > 0 and not any(p.kind is fee_kind for p in payments):
-            card = await _saved_card(session, appointment.client_id, provider)
+            card = await saved_card_of(session, appointment.client_id, provider)
             if card is not None:
                 fee = Payment(
                     appointment_id=appointment.id,
@@ -144,23 +144,6 @@ async def _settle_ledger(db: Database, appointment_id: int, provider: str) -> Ca
                 audit_new(session, fee)
                 calls.charges.append(fee.id)
     return calls
-
-
-async def _saved_card(
-    session: AsyncSession, client_id: int | None, provider: str
-) -> SavedCard | None:
-    if client_id is None:
-        return None
-    return await session.scalar(
-        select(SavedCard)
-        .where(
-            SavedCard.client_id == client_id,
-            SavedCard.provider == provider,
-            SavedCard.removed_at.is_(None),
-        )
-        .order_by(SavedCard.id.desc())
-        .limit(1)
-    )
 
 
 async def execute_pending(db: Database, gateway: PaymentGateway, appointment_id: int) -> None:
@@ -245,7 +228,7 @@ async def execute_charge(db: Database, gateway: PaymentGateway, payment_id: int)
         card = (
             await session.get(SavedCard, payment.saved_card_id)
             if payment.saved_card_id is not None
-            else await _saved_card(session, payment.client_id, payment.provider)
+            else await saved_card_of(session, payment.client_id, payment.provider)
         )
         customer_id = card.customer_id if card is not None else ""
         if card is not None and not customer_id:

@@ -93,7 +93,9 @@ async def test_the_full_price_is_taken_when_the_rule_says_so(h: Harness) -> None
 async def test_the_card_is_saved_with_the_clients_consent(h: Harness) -> None:
     payment = await h.payment(await _booked_with(h, "fixed", 2000))
     async with h.db.reading() as session:
-        cards = list(await session.scalars(select(SavedCard)))
+        cards = list(
+            await session.scalars(select(SavedCard).where(SavedCard.client_id == payment.client_id))
+        )
         consents = list(
             await session.scalars(
                 select(Consent).where(
@@ -164,7 +166,11 @@ async def test_partial_refunds_then_the_rest_and_never_more(h: Harness) -> None:
     await refund_by_staff(h.db, payment_id, 10000, note="The rest", staff_user_id=1)
     await execute_pending(h.db, h.gateway, payment.appointment_id)
     async with h.db.reading() as session:
-        refunds = list(await session.scalars(select(Refund).order_by(Refund.id)))
+        refunds = list(
+            await session.scalars(
+                select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)
+            )
+        )
     assert [r.amount_minor for r in refunds] == [2500, 1000, 10000]
     assert all(r.state is RefundState.SUCCEEDED and r.provider_refund_id for r in refunds)
     assert {first, second} <= {r.id for r in refunds}

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 import httpx2
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import clock
 from clinic.booking.bookings import mark_no_show
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
+from clinic.clients.models import Client
 from clinic.db import Database
 from clinic.payments.gateway import gateway_for
 from clinic.payments.models import Payment, SavedCard
@@ -46,6 +48,18 @@ async def _deposit_rule(db: Database) -> int:
         assert service is not None
         service.deposit_kind, service.deposit_value = "percent", 25
         return service.id
+
+
+async def _payments_of_our_client(session: AsyncSession) -> list[Payment]:
+    """The payments of the client these tests book as (the demo has payments of its own)."""
+    return list(
+        await session.scalars(
+            select(Payment)
+            .join(Client, Client.id == Payment.client_id)
+            .where(Client.email == CLIENT["email"])
+            .order_by(Payment.id)
+        )
+    )
 
 
 async def _to_check_page(http: httpx2.AsyncClient, service: int) -> str:
@@ -84,7 +98,7 @@ async def test_the_check_page_asks_for_the_deposit_and_consent_to_the_fee_terms(
     assert "Tick the box to agree to the fee terms" in text_of(refused.text)
     assert refused.text.count('id="card_consent-error"') == 1
     async with seeded.reading() as session:
-        assert await session.scalar(select(Payment.id)) is None
+        assert await _payments_of_our_client(session) == []
 
 
 async def test_a_client_pays_the_deposit_on_the_demo_page_and_is_booked(
@@ -113,8 +127,10 @@ async def test_a_client_pays_the_deposit_on_the_demo_page_and_is_booked(
     assert "Appointment booked" in text_of(booked)
     assert "You paid $33.75; $101.25 is paid at your visit." in text_of(booked)
     async with seeded.reading() as session:
-        payment = await session.scalar(select(Payment))
-        card = await session.scalar(select(SavedCard))
+        [payment] = await _payments_of_our_client(session)
+        card = await session.scalar(
+            select(SavedCard).where(SavedCard.client_id == payment.client_id)
+        )
         assert payment is not None
         appointment = await session.get(Appointment, payment.appointment_id)
     assert payment.state is PaymentState.SUCCEEDED
@@ -154,13 +170,18 @@ async def test_a_fee_the_saved_card_could_not_pay_is_paid_through_the_pay_link(
     service = await _deposit_rule(seeded)
     done = await _pay(http, await _to_demo_checkout(http, service), card="0341")
     async with seeded.reading() as session:
-        deposit = await session.scalar(select(Payment))
+        [deposit] = await _payments_of_our_client(session)
     assert deposit is not None
     with clock.frozen_at(datetime(2026, 12, 2, 12, 0, tzinfo=UTC)):
         await mark_no_show(seeded, deposit.appointment_id)
         await settle_appointment(seeded, gateway_for(settings, seeded), deposit.appointment_id)
     async with seeded.reading() as session:
-        fee = await session.scalar(select(Payment).where(Payment.kind == PaymentKind.NO_SHOW_FEE))
+        fee = await session.scalar(
+            select(Payment).where(
+                Payment.kind == PaymentKind.NO_SHOW_FEE,
+                Payment.appointment_id == deposit.appointment_id,
+            )
+        )
     assert fee is not None
     assert fee.state is PaymentState.AWAITING_CLIENT
     # The worker sends the pay link by email (the message is due from the no-show on).
