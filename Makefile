@@ -70,3 +70,10 @@ bench: install-dev
 bench-deps:
 	@if [ "$$(id -u)" = "0" ]; then apt-get update && apt-get install -y wrk; \
 	else echo "Run as root: apt-get update && apt-get install -y wrk"; fi
+
+.PHONY: browser-deps
+
+## browser-deps: install Chromium (Debian package) for the browser tests (tests/browser)
+browser-deps:
+	@if [ "$$(id -u)" = "0" ]; then apt-get update && apt-get install -y chromium; \
+	else echo "Run as root: apt-get update && apt-get install -y chromium"; fi

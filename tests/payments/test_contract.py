@@ -156,14 +156,16 @@ async def test_a_declined_or_unauthenticated_fee_awaits_the_client_with_a_pay_li
 
 async def test_partial_refunds_then_the_rest_and_never_more(h: Harness) -> None:
     payment_id = await _booked_with(h, "full", None)
-    first = await refund_by_staff(h.db, payment_id, 2500, note="Short session", staff_user_id=1)
-    second = await refund_by_staff(h.db, payment_id, 1000, note="Goodwill", staff_user_id=1)
+    async with h.db.transaction() as session:
+        desk = (await factories.create_user(session, roles=(Role.FRONTDESK,))).id
+    first = await refund_by_staff(h.db, payment_id, 2500, note="Short session", staff_user_id=desk)
+    second = await refund_by_staff(h.db, payment_id, 1000, note="Goodwill", staff_user_id=desk)
     payment = await h.payment(payment_id)
     await execute_pending(h.db, h.gateway, payment.appointment_id)
     with pytest.raises(InvalidInput) as too_much:
-        await refund_by_staff(h.db, payment_id, 10001, note="", staff_user_id=1)
+        await refund_by_staff(h.db, payment_id, 10001, note="", staff_user_id=desk)
     assert "more than is left" in too_much.value.field_errors["amount"]
-    await refund_by_staff(h.db, payment_id, 10000, note="The rest", staff_user_id=1)
+    await refund_by_staff(h.db, payment_id, 10000, note="The rest", staff_user_id=desk)
     await execute_pending(h.db, h.gateway, payment.appointment_id)
     async with h.db.reading() as session:
         refunds = list(
@@ -179,7 +181,7 @@ async def test_partial_refunds_then_the_rest_and_never_more(h: Harness) -> None:
     if h.fake is not None:
         assert sum(r["amount"] for r in h.fake.refunds.values()) == 13500
     with pytest.raises(InvalidInput):
-        await refund_by_staff(h.db, payment_id, 1, note="", staff_user_id=1)
+        await refund_by_staff(h.db, payment_id, 1, note="", staff_user_id=desk)
 
 
 async def test_cancelling_in_time_refunds_the_deposit_in_full(h: Harness) -> None:
