@@ -3,7 +3,7 @@ seventy clients and about three hundred appointments around a given day, all det
 Ten of the clients have signed health forms across the situations of the domain table, and
 their visits are planned from them; a few general bookings still wait for their form.
 This module seeds it and records its version; `data` describes it, `intakes` the health
-forms, and `builder` (with `health`) builds it."""
+forms, and `builder` (with `health`, and `payments` for the money side) builds it."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ __all__ = [
 ]
 
 # 3: clients with signed intakes, and appointments planned from them.
-DEMO_VERSION: int = 4
+# 5: payments in every state: deposits, fees, refunds, desk payments and saved cards.
+DEMO_VERSION: int = 5
 VERSION_OPTION = "demo.version"
 
 

@@ -51,6 +51,8 @@ from clinic.demo.data import (
     staff_email,
 )
 from clinic.demo.health import HealthForms
+from clinic.demo.payments import add_payments
+from clinic.demo.payments import check as check_payments
 from clinic.scheduling.models import (
     Closure,
     Location,
@@ -103,6 +105,8 @@ class DemoBuilder:
         await add_clearances(health)
         await self.count_oncology_sessions()
         await health.check()
+        await add_payments(self)
+        await check_payments(self)
 
     async def count_oncology_sessions(self) -> None:
         """Keep each therapist's counter of completed oncology sessions true to the rows."""
@@ -238,6 +242,8 @@ class DemoBuilder:
                 needs_lymphedema=spec.lymphedema,
                 room_attributes=[a.value for a in spec.room_attributes],
                 bookable_online=spec.online,
+                deposit_kind=spec.deposit_kind,
+                deposit_value=spec.deposit_value,
                 active=True,
                 display_order=order * 10,
             )

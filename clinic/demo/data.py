@@ -387,6 +387,10 @@ class ServiceSpec:
     # Every table service needs a table; the chair massage needs the chair instead.
     room_attributes: tuple[RoomAttribute, ...] = (RoomAttribute.MASSAGE_TABLE,)
     online: bool = True
+    # What is paid online when booking (clinic/payments/pricing.py): "percent" or "fixed"
+    # (minor units) deposit, or "full"; None pays at the visit.
+    deposit_kind: str | None = None
+    deposit_value: int | None = None
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -407,6 +411,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         135,
         after=15,
         popularity=4,
+        deposit_kind="percent",
+        deposit_value=25,
     ),
     ServiceSpec(
         "Deep tissue massage, 60 min",
@@ -416,6 +422,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         110,
         after=15,
         popularity=6,
+        deposit_kind="full",
     ),
     ServiceSpec(
         "Prenatal massage, 60 min",
@@ -449,6 +456,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         clients="oncology",
         popularity=5,
         min_level=1,
+        # A visit waiting for a clearance saves the card only.
+        deposit_kind="fixed",
+        deposit_value=2500,
     ),
     ServiceSpec(
         "Comfort touch, 30 min",

@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 import pytest
 from sqlalchemy import select
 
+from clinic import clock
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
@@ -46,6 +47,7 @@ pytestmark = pytest.mark.usefixtures("frozen")
 
 
 LICENCE = "MT-0123456"
+LATER = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 # Words from intake answers and care plans that must never reach a desk page or a receipt.
 HEALTH_WORDS = ("pressure", "clearance", "diagnos", "intake", "care plan", "precaution", "lymph")
 
@@ -445,45 +447,49 @@ async def test_the_receipt_adds_tax_on_top_and_falls_back_to_the_location_name(
 async def test_takings_add_up_by_method_with_refunds(
     seeded: Database, http: httpx2.AsyncClient
 ) -> None:
-    first = await make_visit(seeded)
-    second = await make_visit(seeded, starts_at=NOW - timedelta(hours=6))
-    await desk(http, seeded)
-    await _pay_cash(http, first, "40", "5")
-    await _pay_cash(http, second, "30")
-    card = await post(
-        http,
-        second.page,
-        second.page,
-        {"method": "terminal", "amount": "25", "tip": "2.50", "reference": "SLIP 0042"},
-    )
-    assert card.status_code == 303
-    cash = (await payments_of(seeded, second.appointment_id))[0]
-    refunded = await post(http, second.page, f"/desk/payments/{cash.id}/refund", {"amount": "10"})
-    assert refunded.status_code == 303
+    # A day after the demo's own payments (they are all taken by the seeding moment).
+    with clock.frozen_at(LATER):
+        first = await make_visit(seeded)
+        second = await make_visit(seeded, starts_at=NOW - timedelta(hours=6))
+        await desk(http, seeded)
+        await _pay_cash(http, first, "40", "5")
+        await _pay_cash(http, second, "30")
+        card = await post(
+            http,
+            second.page,
+            second.page,
+            {"method": "terminal", "amount": "25", "tip": "2.50", "reference": "SLIP 0042"},
+        )
+        assert card.status_code == 303
+        cash = (await payments_of(seeded, second.appointment_id))[0]
+        refunded = await post(
+            http, second.page, f"/desk/payments/{cash.id}/refund", {"amount": "10"}
+        )
+        assert refunded.status_code == 303
 
-    page = await http.get("/desk/takings")
-    assert page.status_code == 200
-    assert "Friday 27 November 2026" in page.text
-    rows = {
-        line.split("</th>")[0].rsplit(">", 1)[-1]: line
-        for line in page.text.split('<th scope="row">')[1:]
-    }
-    assert set(rows) == {"Cash", "Card machine", "Total"}
-    cash_row = rows["Cash"]
-    assert "<td>2</td>" in cash_row
-    assert all(usd(v) in cash_row for v in (7000, 500, 1000, 6500))
-    terminal_row = rows["Card machine"]
-    assert "<td>1</td>" in terminal_row
-    assert all(usd(v) in terminal_row for v in (2500, 250, 2750))
-    total_row = rows["Total"]
-    assert "<td>3</td>" in total_row
-    assert usd(9250) in total_row
-    # Previous and next day links, and another day with nothing taken.
-    assert "?day=2026-11-26" in page.text
-    assert "?day=2026-11-28" in page.text
-    other = await http.get("/desk/takings", params={"day": "2026-11-26"})
-    assert other.status_code == 200
-    assert "No payments or refunds on this day." in other.text
+        page = await http.get("/desk/takings")
+        assert page.status_code == 200
+        assert "Thursday 3 December 2026" in page.text
+        rows = {
+            line.split("</th>")[0].rsplit(">", 1)[-1]: line
+            for line in page.text.split('<th scope="row">')[1:]
+        }
+        assert set(rows) == {"Cash", "Card machine", "Total"}
+        cash_row = rows["Cash"]
+        assert "<td>2</td>" in cash_row
+        assert all(usd(v) in cash_row for v in (7000, 500, 1000, 6500))
+        terminal_row = rows["Card machine"]
+        assert "<td>1</td>" in terminal_row
+        assert all(usd(v) in terminal_row for v in (2500, 250, 2750))
+        total_row = rows["Total"]
+        assert "<td>3</td>" in total_row
+        assert usd(9250) in total_row
+        # Previous and next day links, and another day with nothing taken.
+        assert "?day=2026-12-02" in page.text
+        assert "?day=2026-12-04" in page.text
+        other = await http.get("/desk/takings", params={"day": "2026-12-02"})
+        assert other.status_code == 200
+        assert "No payments or refunds on this day." in other.text
 
 
 @pytest.mark.parametrize("day", ["tomorrow", "2026-02-30", "9999-12-31", "2026-11-27'--"])
