@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from clinic import clock
 from clinic.auth.models import Role
 from clinic.booking.bookings import cancel_appointment, mark_no_show
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
@@ -29,7 +30,7 @@ from clinic.payments.checkout import online_payment_for_hold, start_booking_chec
 from clinic.payments.desk import refund_by_staff
 from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.settlement import execute_pending, settle_appointment
-from clinic.payments.states import PaymentKind, PaymentState, RefundState
+from clinic.payments.states import PaymentKind, PaymentState, RefundReason, RefundState
 from clinic.settings import Settings
 from tests import factories
 from tests.intake.answers_factory import signed
@@ -115,8 +116,6 @@ async def _no_show_with(h: Harness, card: str) -> Payment:
     started = await h.checkout(await h.hold(service, MORNING))
     await h.pay(started.payment_id, card)
     payment = await h.payment(started.payment_id)
-    from clinic import clock
-
     with clock.frozen_at(datetime(2026, 12, 1, 17, 0, tzinfo=UTC)):
         fee = await mark_no_show(h.db, payment.appointment_id)
         since = h.event_count()
@@ -250,3 +249,49 @@ async def test_a_visit_waiting_for_clearance_saves_the_card_and_charges_once_cle
     await h.deliver_new(since)
     payment = await h.payment(payment.id)
     assert (payment.state, payment.amount_minor) == (PaymentState.SUCCEEDED, 2000)
+
+
+async def _cancelled_late(h: Harness, *, excused: bool) -> Payment:
+    payment = await h.payment(await _booked_with(h, "percent", 25))
+    # The evening before the visit: inside the 24-hour window, the fee is half of $135.
+    with clock.frozen_at(datetime(2026, 11, 30, 23, 0, tzinfo=UTC)):
+        await cancel_appointment(
+            h.db,
+            payment.appointment_id,
+            cancelled_by=CancelledBy.CLIENT,
+            medically_excused=excused,
+        )
+        since = h.event_count()
+        await settle_appointment(h.db, h.gateway, payment.appointment_id)
+        await h.deliver_new(since)
+    return await h.payment(payment.id)
+
+
+async def test_a_late_cancellation_keeps_the_deposit_and_charges_the_rest(h: Harness) -> None:
+    deposit = await _cancelled_late(h, excused=False)
+    assert (deposit.state, deposit.refunded_minor) == (PaymentState.SUCCEEDED, 0)
+    async with h.db.reading() as session:
+        fee = await session.scalar(
+            select(Payment).where(
+                Payment.appointment_id == deposit.appointment_id,
+                Payment.kind == PaymentKind.LATE_CANCELLATION_FEE,
+            )
+        )
+    assert fee is not None
+    assert (fee.amount_minor, fee.state) == (6750 - 3375, PaymentState.SUCCEEDED)
+
+
+async def test_a_medically_excused_cancellation_waives_the_fee_and_refunds(h: Harness) -> None:
+    deposit = await _cancelled_late(h, excused=True)
+    assert (deposit.state, deposit.refunded_minor) == (PaymentState.REFUNDED, 3375)
+    async with h.db.reading() as session:
+        reasons = list(
+            await session.scalars(select(Refund.reason).where(Refund.payment_id == deposit.id))
+        )
+        kinds = list(
+            await session.scalars(
+                select(Payment.kind).where(Payment.appointment_id == deposit.appointment_id)
+            )
+        )
+    assert reasons == [RefundReason.MEDICALLY_EXCUSED]
+    assert kinds == [PaymentKind.DEPOSIT]
