@@ -39,6 +39,7 @@ SECRET_PATH_PREFIXES = (
     "/book/done/",
     "/b/",
     "/feeds/",
+    "/calendar/",
     "/intake/",
     "/pay/",
     "/api/v1/bookings/",

@@ -21,6 +21,7 @@ from clinic.scheduling.models import (
     service_therapist,
 )
 from clinic.staff.models import Credential, Therapist, therapist_location
+from clinic.therapist.models import CalendarFeed
 
 __all__ = [
     "Appointment",
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "AuditSeal",
     "Base",
+    "CalendarFeed",
     "Clearance",
     "ClearanceChase",
     "ClearanceDocument",

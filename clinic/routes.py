@@ -32,6 +32,35 @@ def build_routes() -> list[Route | Mount]:
         Route("/login", auth.login, methods=["POST"], name="auth:login_submit"),
         Route("/logout", auth.logout, methods=["POST"], name="auth:logout"),
         Route("/desk/", desk.today, name="desk:today"),
+        # The desk's calendar (clinic/areas/desk.py): a day, a therapist's week, one
+        # visit's panel with check-in and the undos. `{day:desk_day}` only matches what
+        # starts with a digit, so /desk/week, /desk/takings and the like never reach it.
+        Route("/desk/week", desk.week, methods=["GET"], name="desk:week"),
+        Route("/desk/{day:desk_day}", desk.day, methods=["GET"], name="desk:day"),
+        Route(
+            "/desk/appointments/{appointment_id:id}",
+            desk.visit_panel,
+            methods=["GET"],
+            name="desk:visit",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/check-in",
+            desk.check_in_visit,
+            methods=["POST"],
+            name="desk:check_in",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/check-in/undo",
+            desk.undo_check_in_visit,
+            methods=["POST"],
+            name="desk:check_in_undo",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/no-show/undo",
+            desk.undo_no_show_visit,
+            methods=["POST"],
+            name="desk:no_show_undo",
+        ),
         # Clearances (clinic/clearance/pages.py): the desk's view, forms and letter; the
         # clinician's page that records the outcome.
         Route(
@@ -148,6 +177,48 @@ def build_routes() -> list[Route | Mount]:
             "/therapist/appointments/{appointment_id:id}",
             therapist.appointment,
             name="therapist:appointment",
+        ),
+        # The therapist's workspace (clinic/areas/therapist.py): week, calendar link and
+        # completion before "/therapist/{day}", which would otherwise take their paths.
+        Route("/therapist/week", therapist.week, methods=["GET"], name="therapist:week"),
+        Route(
+            "/therapist/calendar", therapist.calendar, methods=["GET"], name="therapist:calendar"
+        ),
+        # Not under ".../calendar/": that prefix marks a secret token in the access log.
+        Route(
+            "/therapist/calendar-link",
+            therapist.calendar_create,
+            methods=["POST"],
+            name="therapist:calendar_create",
+        ),
+        Route(
+            "/therapist/calendar-link/revoke",
+            therapist.calendar_revoke,
+            methods=["POST"],
+            name="therapist:calendar_revoke",
+        ),
+        Route(
+            "/therapist/appointments/{appointment_id:id}/complete",
+            therapist.complete,
+            methods=["POST"],
+            name="therapist:complete",
+        ),
+        Route(
+            "/therapist/appointments/{appointment_id:id}/uncomplete",
+            therapist.uncomplete,
+            methods=["POST"],
+            name="therapist:uncomplete",
+        ),
+        Route("/therapist/{day}", therapist.day, methods=["GET"], name="therapist:day"),
+        Route(
+            "/therapist/{day}/print", therapist.print_day, methods=["GET"], name="therapist:print"
+        ),
+        # The calendar feed: no sign-in, the token is the credential (redacted in logs).
+        Route(
+            "/calendar/{token}.ics",
+            therapist.calendar_feed,
+            methods=["GET"],
+            name="calendar:feed",
         ),
         Route("/clinical/", clinical.review, name="clinical:review"),
         Route("/admin/", admin.users, name="admin:users"),

@@ -146,6 +146,22 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/login"): everyone("/login", 200),
     ("POST", "/logout"): everyone("/logout", 303),
     ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
+    # The desk's calendar: a day, a therapist's week (without one: the list to choose
+    # from), one visit's panel and its moves (no such visit: "not found" for the desk).
+    ("GET", "/desk/{day:desk_day}"): staff_only("/desk/2026-11-27", Role.FRONTDESK),
+    ("GET", "/desk/week"): staff_only("/desk/week", Role.FRONTDESK),
+    ("GET", "/desk/appointments/{appointment_id:id}"): staff_only(
+        "/desk/appointments/999999", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/check-in"): staff_only(
+        "/desk/appointments/999999/check-in", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/check-in/undo"): staff_only(
+        "/desk/appointments/999999/check-in/undo", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/no-show/undo"): staff_only(
+        "/desk/appointments/999999/no-show/undo", Role.FRONTDESK, 404
+    ),
     # Clearances: an appointment or clearance that does not exist is "not found" for those
     # allowed; the guard refuses everyone else first.
     ("GET", "/desk/appointments/{appointment_id:id}/clearance"): staff_only(
@@ -200,6 +216,27 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/therapist/appointments/{appointment_id:id}"): staff_only(
         "/therapist/appointments/999999", Role.THERAPIST, 404
     ),
+    # The therapist's workspace. A therapist account with no therapist profile (as here)
+    # sees its pages say so; completing a visit that is not theirs is "not found", and so
+    # is a calendar link for an account with no profile.
+    ("GET", "/therapist/{day}"): staff_only("/therapist/2026-11-27", Role.THERAPIST),
+    ("GET", "/therapist/{day}/print"): staff_only("/therapist/2026-11-27/print", Role.THERAPIST),
+    ("GET", "/therapist/week"): staff_only("/therapist/week", Role.THERAPIST),
+    ("POST", "/therapist/appointments/{appointment_id:id}/complete"): staff_only(
+        "/therapist/appointments/999999/complete", Role.THERAPIST, 404
+    ),
+    ("POST", "/therapist/appointments/{appointment_id:id}/uncomplete"): staff_only(
+        "/therapist/appointments/999999/uncomplete", Role.THERAPIST, 404
+    ),
+    ("GET", "/therapist/calendar"): staff_only("/therapist/calendar", Role.THERAPIST),
+    ("POST", "/therapist/calendar-link"): staff_only(
+        "/therapist/calendar-link", Role.THERAPIST, 404
+    ),
+    ("POST", "/therapist/calendar-link/revoke"): staff_only(
+        "/therapist/calendar-link/revoke", Role.THERAPIST, 404
+    ),
+    # The calendar feed: the token is the credential; an unknown one is 404 for anyone.
+    ("GET", "/calendar/{token}.ics"): everyone("/calendar/not-a-real-token.ics", 404),
     ("GET", "/clinical/"): staff_only("/clinical/", Role.CLINICAL_LEAD),
     # No such visit in review: "not found" for the clinical lead.
     ("GET", "/clinical/reviews/{appointment_id:id}"): staff_only(
