@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
 from clinic.booking.policies import settle
@@ -86,9 +87,12 @@ async def _settle_ledger(db: Database, appointment_id: int, provider: str) -> Ca
             AppointmentStatus.CHECKED_IN,
             AppointmentStatus.COMPLETED,
         ):
-            # A card saved while the visit waited for its clearance is charged now.
+            # A card saved while the visit waited for its clearance is charged now; a fee
+            # from a no-show the desk has undone is no longer owed.
             for payment in payments:
-                if payment.state is PaymentState.SCHEDULED:
+                if payment.kind in FEE_KINDS:
+                    _drop_fee(session, payment, calls)
+                elif payment.state is PaymentState.SCHEDULED:
                     payment.method = PaymentMethod.CARD_SAVED
                     payment.attempts += 1
                     move(session, payment, PaymentState.PENDING, details={"reason": "confirmed"})
@@ -144,6 +148,16 @@ async def _settle_ledger(db: Database, appointment_id: int, provider: str) -> Ca
                 audit_new(session, fee)
                 calls.charges.append(fee.id)
     return calls
+
+
+def _drop_fee(session: AsyncSession, fee: Payment, calls: Calls) -> None:
+    """A fee that is not owed any more: closed while open, refunded once taken."""
+    if fee.state in (PaymentState.PENDING, PaymentState.AWAITING_CLIENT):
+        if fee.state is PaymentState.PENDING and fee.checkout_id:
+            calls.expire.append(fee.checkout_id)
+        move(session, fee, PaymentState.CANCELLED, details={"reason": "no longer owed"})
+    elif applied_to_visit(fee) > 0:
+        spread_refund(session, [fee], applied_to_visit(fee), RefundReason.STAFF)
 
 
 async def execute_pending(db: Database, gateway: PaymentGateway, appointment_id: int) -> None:

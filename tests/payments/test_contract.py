@@ -14,6 +14,7 @@ from clinic import clock
 from clinic.auth.models import Role
 from clinic.booking.bookings import cancel_appointment, mark_no_show
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
+from clinic.booking.visits import undo_no_show
 from clinic.clearance.models import ClearanceStatus
 from clinic.clearance.service import (
     Actor,
@@ -295,3 +296,22 @@ async def test_a_medically_excused_cancellation_waives_the_fee_and_refunds(h: Ha
         )
     assert reasons == [RefundReason.MEDICALLY_EXCUSED]
     assert kinds == [PaymentKind.DEPOSIT]
+
+
+@pytest.mark.parametrize(
+    ("card", "fee_after"), [("4242", PaymentState.REFUNDED), ("0341", PaymentState.CANCELLED)]
+)
+async def test_undoing_a_no_show_drops_its_fee(
+    h: Harness, card: str, fee_after: PaymentState
+) -> None:
+    fee = await _no_show_with(h, card)
+    async with h.db.transaction() as session:
+        desk = (await factories.create_user(session, roles=(Role.FRONTDESK,))).id
+    with clock.frozen_at(datetime(2026, 12, 1, 17, 5, tzinfo=UTC)):
+        await undo_no_show(h.db, fee.appointment_id, actor_user_id=desk)
+        since = h.event_count()
+        await settle_appointment(h.db, h.gateway, fee.appointment_id)
+        await h.deliver_new(since)
+    fee = await h.payment(fee.id)
+    assert fee.state is fee_after
+    assert (await h.appointment(fee.appointment_id)).status is AppointmentStatus.CONFIRMED
