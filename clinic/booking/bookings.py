@@ -734,26 +734,30 @@ async def mark_no_show(
 ) -> int:
     """The client did not come: the no-show fee is due (charged to a saved card by the
     settlement that follows). Returns the fee."""
-    async with db.transaction() as session:
-        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
-        if appointment is None:
-            raise NotFound("There is no such appointment.")
-        if appointment.starts_at > now_utc():
-            raise Conflict("This appointment has not started yet, so it cannot be missed.")
-        check_transition(appointment.status, AppointmentStatus.NO_SHOW)
-        policies = policies_from(await get_option(session, "booking.policies"))
-        appointment.status = AppointmentStatus.NO_SHOW
-        appointment.fee_minor = no_show_fee(policies, appointment.price_minor)
-        audit.record(
-            session,
-            "appointment.no_show",
-            actor_user_id=actor_user_id,
-            subject_type="appointment",
-            subject_id=appointment.id,
-            details={"fee_minor": appointment.fee_minor},
-        )
-        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
-        return appointment.fee_minor
+
+    async def attempt() -> int:
+        async with db.transaction() as session:
+            appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+            if appointment is None:
+                raise NotFound("There is no such appointment.")
+            if appointment.starts_at > now_utc():
+                raise Conflict("This appointment has not started yet, so it cannot be missed.")
+            check_transition(appointment.status, AppointmentStatus.NO_SHOW)
+            policies = policies_from(await get_option(session, "booking.policies"))
+            appointment.status = AppointmentStatus.NO_SHOW
+            appointment.fee_minor = no_show_fee(policies, appointment.price_minor)
+            audit.record(
+                session,
+                "appointment.no_show",
+                actor_user_id=actor_user_id,
+                subject_type="appointment",
+                subject_id=appointment.id,
+                details={"fee_minor": appointment.fee_minor},
+            )
+            enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+            return appointment.fee_minor
+
+    return await with_retries(attempt)
 
 
 async def reschedule_by_token(
