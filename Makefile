@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes for `make test` (pytest-xdist); CI has two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint fmt typecheck install install-dev db-upgrade db-check pg clean
 
@@ -32,7 +34,7 @@ run: install
 
 ## test: install, lint, type-check, then the whole suite (SQLite, and PostgreSQL when it answers)
 test: install-dev lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .
