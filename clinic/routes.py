@@ -231,6 +231,162 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
+        # Admin set-up (clinic/areas/admin.py, use cases in clinic/admin/): therapists with
+        # their details, services, hours, time off and credentials; expiring credentials.
+        Route("/admin/therapists", admin.therapists, methods=["GET"], name="admin:therapists"),
+        Route(
+            "/admin/therapists/new",
+            admin.therapist_new_form,
+            methods=["GET"],
+            name="admin:therapist_new",
+        ),
+        Route(
+            "/admin/therapists/new",
+            admin.therapist_create,
+            methods=["POST"],
+            name="admin:therapist_create",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}",
+            admin.therapist_page,
+            methods=["GET"],
+            name="admin:therapist",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/details",
+            admin.therapist_details_form,
+            methods=["GET"],
+            name="admin:therapist_details",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/details",
+            admin.therapist_details_save,
+            methods=["POST"],
+            name="admin:therapist_details_save",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/services",
+            admin.therapist_services_form,
+            methods=["GET"],
+            name="admin:therapist_services",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/services",
+            admin.therapist_services_save,
+            methods=["POST"],
+            name="admin:therapist_services_save",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/hours",
+            admin.therapist_hours_form,
+            methods=["GET"],
+            name="admin:therapist_hours",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/hours",
+            admin.therapist_hours_save,
+            methods=["POST"],
+            name="admin:therapist_hours_save",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/time-off",
+            admin.therapist_time_off,
+            methods=["GET"],
+            name="admin:therapist_time_off",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/time-off",
+            admin.therapist_time_off_add,
+            methods=["POST"],
+            name="admin:therapist_time_off_add",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/time-off/{time_off_id:id}/remove",
+            admin.therapist_time_off_remove,
+            methods=["POST"],
+            name="admin:therapist_time_off_remove",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/credentials/new",
+            admin.credential_new_form,
+            methods=["GET"],
+            name="admin:credential_new",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/credentials/new",
+            admin.credential_create,
+            methods=["POST"],
+            name="admin:credential_create",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/credentials/{credential_id:id}/verify",
+            admin.credential_verify,
+            methods=["POST"],
+            name="admin:credential_verify",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/deactivate",
+            admin.therapist_deactivate_form,
+            methods=["GET"],
+            name="admin:therapist_deactivate",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/deactivate",
+            admin.therapist_deactivate,
+            methods=["POST"],
+            name="admin:therapist_deactivate_confirm",
+        ),
+        Route(
+            "/admin/therapists/{therapist_id:id}/reactivate",
+            admin.therapist_reactivate,
+            methods=["POST"],
+            name="admin:therapist_reactivate",
+        ),
+        Route(
+            "/admin/credentials/expiring",
+            admin.expiring,
+            methods=["GET"],
+            name="admin:expiring",
+        ),
+        # Services, rooms and closures.
+        Route("/admin/services", admin.services, methods=["GET"], name="admin:services"),
+        Route(
+            "/admin/services/new", admin.service_new_form, methods=["GET"], name="admin:service_new"
+        ),
+        Route(
+            "/admin/services/new",
+            admin.service_create,
+            methods=["POST"],
+            name="admin:service_create",
+        ),
+        Route(
+            "/admin/services/{service_id:id}",
+            admin.service_page,
+            methods=["GET"],
+            name="admin:service",
+        ),
+        Route(
+            "/admin/services/{service_id:id}",
+            admin.service_save,
+            methods=["POST"],
+            name="admin:service_save",
+        ),
+        Route("/admin/rooms", admin.rooms, methods=["GET"], name="admin:rooms"),
+        Route("/admin/rooms/new", admin.room_new_form, methods=["GET"], name="admin:room_new"),
+        Route("/admin/rooms/new", admin.room_create, methods=["POST"], name="admin:room_create"),
+        Route("/admin/rooms/{room_id:id}", admin.room_page, methods=["GET"], name="admin:room"),
+        Route(
+            "/admin/rooms/{room_id:id}", admin.room_save, methods=["POST"], name="admin:room_save"
+        ),
+        Route("/admin/closures", admin.closures, methods=["GET"], name="admin:closures"),
+        Route("/admin/closures", admin.closure_add, methods=["POST"], name="admin:closure_add"),
+        Route(
+            "/admin/closures/{closure_id:id}/remove",
+            admin.closure_remove,
+            methods=["POST"],
+            name="admin:closure_remove",
+        ),
+        # End of admin set-up.
         # The client's booking flow and manage pages (clinic/booking/pages/).
         Route("/book", booking.service_form, methods=["GET"], name="book:service"),
         Route("/book", booking.service_submit, methods=["POST"], name="book:service_submit"),

@@ -261,6 +261,80 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/admin/users/{user_id:id}"): staff_only(
         "/admin/users/{other_user_id}", Role.ADMIN, 422, active="yes"
     ),
+    # Admin set-up: an empty form is 422 for an admin; a therapist, time off or credential
+    # that does not exist is "not found" for an admin, whatever the form holds.
+    ("GET", "/admin/therapists"): staff_only("/admin/therapists", Role.ADMIN),
+    ("GET", "/admin/therapists/new"): staff_only("/admin/therapists/new", Role.ADMIN),
+    ("POST", "/admin/therapists/new"): staff_only("/admin/therapists/new", Role.ADMIN, 422),
+    ("GET", "/admin/therapists/{therapist_id:id}"): staff_only(
+        "/admin/therapists/999999", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/details"): staff_only(
+        "/admin/therapists/999999/details", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/details"): staff_only(
+        "/admin/therapists/999999/details", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/services"): staff_only(
+        "/admin/therapists/999999/services", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/services"): staff_only(
+        "/admin/therapists/999999/services", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/hours"): staff_only(
+        "/admin/therapists/999999/hours", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/hours"): staff_only(
+        "/admin/therapists/999999/hours", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/time-off"): staff_only(
+        "/admin/therapists/999999/time-off", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/time-off"): staff_only(
+        "/admin/therapists/999999/time-off", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/time-off/{time_off_id:id}/remove"): staff_only(
+        "/admin/therapists/999999/time-off/999999/remove", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/credentials/new"): staff_only(
+        "/admin/therapists/999999/credentials/new", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/credentials/new"): staff_only(
+        "/admin/therapists/999999/credentials/new", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/credentials/{credential_id:id}/verify"): (
+        staff_only("/admin/therapists/999999/credentials/999999/verify", Role.ADMIN, 404)
+    ),
+    ("GET", "/admin/therapists/{therapist_id:id}/deactivate"): staff_only(
+        "/admin/therapists/999999/deactivate", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/deactivate"): staff_only(
+        "/admin/therapists/999999/deactivate", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/therapists/{therapist_id:id}/reactivate"): staff_only(
+        "/admin/therapists/999999/reactivate", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/credentials/expiring"): staff_only("/admin/credentials/expiring", Role.ADMIN),
+    ("GET", "/admin/services"): staff_only("/admin/services", Role.ADMIN),
+    ("GET", "/admin/services/new"): staff_only("/admin/services/new", Role.ADMIN),
+    ("POST", "/admin/services/new"): staff_only("/admin/services/new", Role.ADMIN, 422),
+    ("GET", "/admin/services/{service_id:id}"): staff_only(
+        "/admin/services/999999", Role.ADMIN, 404
+    ),
+    ("POST", "/admin/services/{service_id:id}"): staff_only(
+        "/admin/services/999999", Role.ADMIN, 404
+    ),
+    ("GET", "/admin/rooms"): staff_only("/admin/rooms", Role.ADMIN),
+    ("GET", "/admin/rooms/new"): staff_only("/admin/rooms/new", Role.ADMIN),
+    ("POST", "/admin/rooms/new"): staff_only("/admin/rooms/new", Role.ADMIN, 422),
+    ("GET", "/admin/rooms/{room_id:id}"): staff_only("/admin/rooms/999999", Role.ADMIN, 404),
+    ("POST", "/admin/rooms/{room_id:id}"): staff_only("/admin/rooms/999999", Role.ADMIN, 404),
+    ("GET", "/admin/closures"): staff_only("/admin/closures", Role.ADMIN),
+    ("POST", "/admin/closures"): staff_only("/admin/closures", Role.ADMIN, 422),
+    ("POST", "/admin/closures/{closure_id:id}/remove"): staff_only(
+        "/admin/closures/999999/remove", Role.ADMIN, 404
+    ),
+    # End of admin set-up.
     # Client booking pages: open to everyone, signed in or not. Each step without the
     # choices before it (no service, no held time) starts again at /book.
     ("GET", "/book"): everyone("/book"),
