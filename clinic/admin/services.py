@@ -15,8 +15,8 @@ from clinic.admin.common import LastChange, flush_or_refuse, last_change
 from clinic.admin.forms import Checker
 from clinic.db import Database
 from clinic.errors import InvalidInput, NotFound
-from clinic.payments.desk_pages import MoneyError, major_units, parse_money
 from clinic.scheduling.models import RoomAttribute, Service
+from clinic.web.money_input import MoneyError, major_units, parse_money
 
 ROOM_ATTRIBUTE_LABELS: dict[RoomAttribute, str] = {
     RoomAttribute.MASSAGE_TABLE: "Massage table",

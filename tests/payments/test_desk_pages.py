@@ -21,14 +21,7 @@ from clinic.booking.statuses import AppointmentStatus
 from clinic.db import Database
 from clinic.options import set_option
 from clinic.outbox.models import OutboxMessage
-from clinic.payments.desk_pages import (
-    MoneyError,
-    best_licence,
-    major_units,
-    parse_day,
-    parse_money,
-    rate_words,
-)
+from clinic.payments.desk_pages import best_licence, parse_day, rate_words
 from clinic.payments.events import EXECUTE_REFUND
 from clinic.payments.gateway import install_gateway
 from clinic.payments.models import Payment, Refund, SavedCard
@@ -40,6 +33,7 @@ from clinic.scheduling.models import Location, Service
 from clinic.settings import Settings
 from clinic.staff.models import Credential, CredentialKind
 from clinic.web.formatting import money
+from clinic.web.money_input import MoneyError, major_units, parse_money
 from tests import factories
 from tests.booking.conftest import NOW, TODAY
 
