@@ -180,20 +180,12 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 
 @dataclass
-class ClinicSite:
-    """The app under `clinic serve`, taking payments through the stand-in."""
+class ServedSite:
+    """The app under `clinic serve` over its own copy of the demo clinic."""
 
     base_url: str
     database_path: Path
     log_path: Path
-    fake: FakeStripe
-    service_id: int
-    price_minor: int
-    deposit_minor: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        # What clinic/payments/pricing.py asks for a percent rule: rounded up.
-        self.deposit_minor = -(-self.price_minor * DEPOSIT_PERCENT // 100)
 
     @property
     def database_url(self) -> str:
@@ -203,6 +195,20 @@ class ClinicSite:
     def log_tail(self, lines: int = TAIL_LINES) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(line[:1500] for line in text.splitlines()[-lines:])
+
+
+@dataclass
+class ClinicSite(ServedSite):
+    """The app under `clinic serve`, taking payments through the stand-in."""
+
+    fake: FakeStripe
+    service_id: int
+    price_minor: int
+    deposit_minor: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # What clinic/payments/pricing.py asks for a percent rule: rounded up.
+        self.deposit_minor = -(-self.price_minor * DEPOSIT_PERCENT // 100)
 
 
 def _free_port() -> int:
@@ -240,6 +246,30 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+@contextlib.asynccontextmanager
+async def _serving(site: ServedSite, port: int, env: dict[str, str]) -> AsyncIterator[str]:
+    """`clinic serve` on 127.0.0.1:`port` with `env`, logging to site.log_path; yields
+    the server's direct address once /healthz answers, and stops it afterwards."""
+    with site.log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *_clinic_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        direct = f"http://127.0.0.1:{port}"
+        try:
+            await _wait_until_healthy(direct, process)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; the server's log ends with:\n{site.log_tail()}") from None
+        yield direct
+    finally:
+        await _stop(process)
+
+
 @pytest.fixture
 async def clinic_site(
     demo_database: DemoDatabase, fake_stripe: FakeStripe, tmp_path: Path
@@ -266,25 +296,26 @@ async def clinic_site(
         STRIPE_WEBHOOK_SECRET=fake_stripe.webhook_secret,
         STRIPE_API_BASE=fake_stripe.base_url,
     )
-    with site.log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            *_clinic_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    try:
-        direct = f"http://127.0.0.1:{port}"
-        try:
-            await _wait_until_healthy(direct, process)
-        except RuntimeError as error:
-            raise RuntimeError(f"{error}; the server's log ends with:\n{site.log_tail()}") from None
+    async with _serving(site, port, env) as direct:
         fake_stripe.webhook_url = f"{direct}/payments/stripe/webhook"
         yield site
-    finally:
-        await _stop(process)
+
+
+@pytest.fixture
+async def demo_site(demo_database: DemoDatabase, tmp_path: Path) -> AsyncIterator[ServedSite]:
+    """`clinic serve` over a fresh copy of the demo clinic as `make run` serves it: payments
+    offline (CLINIC_PAYMENTS unset), so online payments go through the demo checkout."""
+    database_path = tmp_path / "clinic.db"
+    await asyncio.to_thread(_copy_sqlite, demo_database.path, database_path)
+    port = _free_port()
+    site = ServedSite(
+        base_url=f"http://localhost:{port}",
+        database_path=database_path,
+        log_path=tmp_path / "server.log",
+    )
+    env = _clinic_env(database_path, tmp_path / "var", CLINIC_BASE_URL=site.base_url)
+    async with _serving(site, port, env):
+        yield site
 
 
 # --- Chromium ----------------------------------------------------------------------------
@@ -384,9 +415,66 @@ def pytest_runtest_makereport(
         tmp_path = funcargs.get("tmp_path")
         if page is not None and isinstance(tmp_path, Path):
             report.sections.append(("screenshot", str(tmp_path / "failure.png")))
-        site = funcargs.get("clinic_site")
+        site = funcargs.get("clinic_site") or funcargs.get("demo_site")
         if isinstance(site, ClinicSite):
             deliveries = "\n".join(map(repr, site.fake.deliveries)) or "(none)"
             report.sections.append(("stand-in Stripe webhook deliveries", deliveries))
+        if isinstance(site, ServedSite):
             report.sections.append((f"server log (last {TAIL_LINES} lines)", site.log_tail()))
     return report
+
+
+# --- Accessibility and signing in -----------------------------------------------------
+
+# The impacts that fail a page (axe's scale: minor, moderate, serious, critical).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_findings(page_url: str, response: dict[str, Any]) -> list[str]:
+    """One line per serious or critical violation axe reported, per element:
+    `rule (impact) at URL: target: message`."""
+    lines = []
+    for violation in response.get("violations", []):
+        if violation.get("impact") not in FAILING_IMPACTS:
+            continue
+        for node in violation.get("nodes", []):
+            checks = node.get("any", []) + node.get("all", []) + node.get("none", [])
+            message = "; ".join(c["message"] for c in checks if c.get("message"))
+            target = ", ".join(str(t) for t in node.get("target", []))
+            lines.append(
+                f"{violation['id']} ({violation['impact']}) at {page_url}: {target}: "
+                f"{message or violation.get('help', '')}"
+            )
+    return lines
+
+
+async def assert_accessible(page: Page) -> None:
+    """axe-core (bundled with axe-playwright-python: nothing is fetched) finds no serious
+    or critical violation on the page as it is now; else fails listing each one."""
+    # No type hints in the package.
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+
+    results = await Axe().run(page)
+    findings = axe_findings(page.url, results.response)
+    assert not findings, "axe-core found serious or critical violations:\n" + "\n".join(findings)
+
+
+STAFF_PASSWORDS = {
+    "frontdesk@willowoak.test": "demo-frontdesk-2026",
+    "jordan.kim@willowoak.test": "demo-therapist-2026",
+    "admin@willowoak.test": "demo-admin-2026",
+}
+
+
+async def sign_in(page: Page, site: ServedSite, email: str) -> None:
+    """Sign a demo member of staff in through /login (axe checks the form first)."""
+    from playwright.async_api import expect
+
+    await page.goto(f"{site.base_url}/login")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Staff sign in")
+    await assert_accessible(page)
+    await page.get_by_label("Email address").fill(email)
+    await page.get_by_label("Password").fill(STAFF_PASSWORDS[email])
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+    assert not page.url.startswith(f"{site.base_url}/login"), f"sign-in failed: {page.url}"
