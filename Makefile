@@ -79,3 +79,9 @@ bench-deps:
 browser-deps:
 	@if [ "$$(id -u)" = "0" ]; then apt-get update && apt-get install -y chromium; \
 	else echo "Run as root: apt-get update && apt-get install -y chromium"; fi
+
+.PHONY: screenshots
+
+## screenshots: README images of the running demo into docs/screenshots (start `make run` first)
+screenshots: install-dev
+	$(BIN)/python scripts/screenshots.py --url http://$(HOST):$(PORT) --out docs/screenshots
