@@ -149,7 +149,10 @@ def rate_words(basis_points: int) -> str:
 class Visit:
     appointment: Appointment
     client_name: str
+    # What was treated, for the receipt (insurers ask); the desk's pages show the neutral
+    # public name, as the day grid does, since a name like "Oncology massage" discloses.
     service_name: str
+    public_service_name: str
     therapist_id: int
     therapist_name: str
 
@@ -215,7 +218,14 @@ class Ledger:
 async def _visit(session: AsyncSession, appointment_id: int) -> Visit:
     row = (
         await session.execute(
-            select(Appointment, Client.name, Service.name, Therapist.id, Therapist.display_name)
+            select(
+                Appointment,
+                Client.name,
+                Service.name,
+                Service.public_name,
+                Therapist.id,
+                Therapist.display_name,
+            )
             .outerjoin(Client, Client.id == Appointment.client_id)
             .join(Therapist, Therapist.id == Appointment.therapist_id)
             .join(Service, Service.id == Appointment.service_id)
@@ -224,9 +234,14 @@ async def _visit(session: AsyncSession, appointment_id: int) -> Visit:
     ).one_or_none()
     if row is None:
         raise NotFound("There is no such appointment.")
-    appointment, client_name, service_name, therapist_id, therapist_name = row
+    appointment, client_name, service_name, public_name, therapist_id, therapist_name = row
     return Visit(
-        appointment, client_name or "No client", service_name, therapist_id, therapist_name
+        appointment,
+        client_name or "No client",
+        service_name,
+        public_name,
+        therapist_id,
+        therapist_name,
     )
 
 

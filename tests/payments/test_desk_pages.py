@@ -62,13 +62,12 @@ async def make_visit(
     *,
     starts_at: datetime = NOW - timedelta(hours=3),
     status: AppointmentStatus = AppointmentStatus.COMPLETED,
+    service_name: str = "Swedish massage, 60 min",
 ) -> Scene:
     """A visit with its own therapist (licensed) and client, so nothing else overlaps it."""
     async with db.transaction() as session:
         location = await session.scalar(select(Location).order_by(Location.id).limit(1))
-        service = await session.scalar(
-            select(Service).where(Service.name == "Swedish massage, 60 min")
-        )
+        service = await session.scalar(select(Service).where(Service.name == service_name))
         assert location is not None
         assert service is not None
         therapist = await factories.create_therapist(session, display_name="Dana Payton")
@@ -682,3 +681,18 @@ async def test_the_desk_day_links_to_payments_and_takings(
     assert "/desk/takings" in today.text
     missing = await http.get("/desk/appointments/999999/payments")
     assert missing.status_code == 404
+
+
+async def test_the_payments_page_names_the_service_by_its_public_name(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    # "Oncology massage" would disclose a condition to whoever looks over the desk.
+    scene = await make_visit(seeded, service_name="Oncology massage, 60 min")
+    await desk(http, seeded)
+    page = await http.get(scene.page)
+    assert page.status_code == 200
+    assert "Massage, 60 min with Dana Payton" in page.text
+    assert "oncology" not in page.text.lower()
+    receipt = await http.get(f"/desk/appointments/{scene.appointment_id}/receipt")
+    # The receipt names what was treated: insurers and health savings accounts ask.
+    assert "Oncology massage, 60 min" in receipt.text
