@@ -231,7 +231,7 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
-        # Admin set-up (clinic/areas/admin.py, use cases in clinic/admin/): therapists with
+        # Admin set-up (clinic/areas/admin/, use cases in clinic/admin/): therapists with
         # their details, services, hours, time off and credentials; expiring credentials.
         Route("/admin/therapists", admin.therapists, methods=["GET"], name="admin:therapists"),
         Route(
