@@ -6,6 +6,7 @@ Helpers take a session and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -165,12 +166,33 @@ def zone_of(locations: list[Location], fallback: ZoneInfo) -> ZoneInfo:
     return ZoneInfo(locations[0].timezone) if locations else fallback
 
 
+def refused(field: str, message: str) -> InvalidInput:
+    """A form answer refused, with its message beside the field."""
+    return InvalidInput("Check the highlighted answers.", field_errors={field: message})
+
+
 async def flush_or_refuse(session: AsyncSession, field: str, message: str) -> None:
     """Flush; a unique constraint that another admin's change won meanwhile (the check
     before it passed) becomes the same message beside the field, not a 500."""
     try:
         await session.flush()
     except IntegrityError:
-        raise InvalidInput(
-            "Check the highlighted answers.", field_errors={field: message}
-        ) from None
+        raise refused(field, message) from None
+
+
+def apply_changes(row: object, values: Mapping[str, object]) -> list[str]:
+    """Set the columns of `row` whose values differ; the names of those changed, for the
+    audit entry. A list (a room's features) is compared as a set: the same features in
+    another order are no change."""
+    changed = []
+    for column, wanted in values.items():
+        stored = getattr(row, column)
+        differs = (
+            set(stored) != set(wanted)
+            if isinstance(stored, list) and isinstance(wanted, list)
+            else stored != wanted
+        )
+        if differs:
+            changed.append(column)
+            setattr(row, column, wanted)
+    return changed

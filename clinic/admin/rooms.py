@@ -10,7 +10,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from clinic import audit
-from clinic.admin.common import UPCOMING, LastChange, flush_or_refuse, last_change
+from clinic.admin.common import (
+    UPCOMING,
+    LastChange,
+    apply_changes,
+    flush_or_refuse,
+    last_change,
+    refused,
+)
 from clinic.admin.forms import Checker
 from clinic.admin.services import read_room_attributes
 from clinic.booking.models import Appointment
@@ -105,12 +112,6 @@ def _taken_message(name: str) -> str:
     return f"There is already a room called {name} there: choose another name"
 
 
-def _name_taken(name: str) -> InvalidInput:
-    return InvalidInput(
-        "Check the highlighted answers.", field_errors={"name": _taken_message(name)}
-    )
-
-
 async def create_room(db: Database, new: RoomInput, *, actor_user_id: int) -> Room:
     async with db.transaction() as session:
         locations = list(
@@ -130,7 +131,7 @@ async def create_room(db: Database, new: RoomInput, *, actor_user_id: int) -> Ro
             select(func.count()).where(Room.location_id == location_id, Room.name == new.name)
         )
         if taken:
-            raise _name_taken(new.name)
+            raise refused("name", _taken_message(new.name))
         room = Room(
             location_id=location_id,
             name=new.name,
@@ -162,16 +163,10 @@ async def update_room(db: Database, room_id: int, new: RoomInput, *, actor_user_
             )
         )
         if taken:
-            raise _name_taken(new.name)
-        changed = []
-        for column, value in (
-            ("name", new.name),
-            ("attributes", list(new.attributes)),
-            ("active", new.active),
-        ):
-            if _differs(getattr(room, column), value):
-                changed.append(column)
-                setattr(room, column, value)
+            raise refused("name", _taken_message(new.name))
+        changed = apply_changes(
+            room, {"name": new.name, "attributes": list(new.attributes), "active": new.active}
+        )
         await flush_or_refuse(session, "name", _taken_message(new.name))
         if changed:
             audit.record(
@@ -183,10 +178,3 @@ async def update_room(db: Database, room_id: int, new: RoomInput, *, actor_user_
                 details={"fields": changed},
             )
     return room
-
-
-def _differs(stored: object, wanted: object) -> bool:
-    """A list of room features is a set: the same features in another order are no change."""
-    if isinstance(stored, list) and isinstance(wanted, list):
-        return set(stored) != set(wanted)
-    return stored != wanted

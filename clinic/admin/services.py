@@ -11,10 +11,16 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinic import audit
-from clinic.admin.common import LastChange, flush_or_refuse, last_change
+from clinic.admin.common import (
+    LastChange,
+    apply_changes,
+    flush_or_refuse,
+    last_change,
+    refused,
+)
 from clinic.admin.forms import Checker
 from clinic.db import Database
-from clinic.errors import InvalidInput, NotFound
+from clinic.errors import NotFound
 from clinic.scheduling.models import RoomAttribute, Service
 from clinic.web.money_input import MoneyError, major_units, parse_money
 
@@ -201,16 +207,10 @@ def _taken_message(name: str) -> str:
     return f"There is already a service called {name}: choose another name"
 
 
-def _name_taken(name: str) -> InvalidInput:
-    return InvalidInput(
-        "Check the highlighted answers.", field_errors={"name": _taken_message(name)}
-    )
-
-
 async def create_service(db: Database, new: ServiceInput, *, actor_user_id: int) -> Service:
     async with db.transaction() as session:
         if await session.scalar(select(func.count()).where(Service.name == new.name)):
-            raise _name_taken(new.name)
+            raise refused("name", _taken_message(new.name))
         last = await session.scalar(select(func.max(Service.display_order)))
         service = Service(**new.columns(), display_order=(last or 0) + 10)
         session.add(service)
@@ -236,12 +236,8 @@ async def update_service(
             select(func.count()).where(Service.name == new.name, Service.id != service_id)
         )
         if taken:
-            raise _name_taken(new.name)
-        changed = []
-        for column, value in new.columns().items():
-            if _differs(getattr(service, column), value):
-                changed.append(column)
-                setattr(service, column, value)
+            raise refused("name", _taken_message(new.name))
+        changed = apply_changes(service, new.columns())
         await flush_or_refuse(session, "name", _taken_message(new.name))
         if changed:
             audit.record(
@@ -253,10 +249,3 @@ async def update_service(
                 details={"fields": changed},
             )
     return service
-
-
-def _differs(stored: object, wanted: object) -> bool:
-    """A list of room features is a set: the same features in another order are no change."""
-    if isinstance(stored, list) and isinstance(wanted, list):
-        return set(stored) != set(wanted)
-    return stored != wanted

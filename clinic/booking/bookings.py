@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
 from clinic.auth.service import normalise_email
-from clinic.booking.holds import token_hash
 from clinic.booking.models import Appointment, ManageLink
 from clinic.booking.policies import (
     CancellationTerms,
@@ -68,6 +67,7 @@ from clinic.outbox.service import enqueue
 from clinic.payments import SETTLE_PAYMENTS
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
+from clinic.tokens import token_hash
 
 CANCELLATION_TERMS_VERSION = "booking-policies-1"
 

@@ -31,6 +31,7 @@ from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.errors import ClinicError
 from clinic.scheduling.availability import Slot
+from clinic.tokens import token_hash
 
 MAX_HOLDS_PER_ADDRESS = 3
 
@@ -44,10 +45,6 @@ class TooManyHolds(ClinicError):
             "You are already holding three times. Finish or cancel one of those bookings, "
             "or wait a few minutes for them to be released."
         )
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def owner_key(kind: str, value: str) -> str:

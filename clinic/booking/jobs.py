@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from clinic.api.idempotency import forget_expired
-from clinic.booking.holds import expire_holds, token_hash
+from clinic.booking.holds import expire_holds
 from clinic.booking.models import Appointment, ManageLink
 from clinic.booking.policies import cancellation_terms, policies_from
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
@@ -28,6 +28,7 @@ from clinic.outbox.registry import HandlerContext, handles, periodic
 from clinic.payments.desk import client_has_card, money_after_cancelling, paid_in
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
+from clinic.tokens import token_hash
 from clinic.web.formatting import clock_time, long_date, money, short_date
 
 

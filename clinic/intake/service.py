@@ -7,7 +7,6 @@ date decides whether the day-of-visit answers count (ScreeningRules.day_of_visit
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,16 +36,13 @@ from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 from clinic.staff.service import therapist_qualification
+from clinic.tokens import token_hash
 
 # A signed intake is a client's current one for this long; after that the gate asks again.
 INTAKE_VALID_DAYS = 365
 # Row 1: any cancer history needs at least a foundational oncology level.
 GATE_LEVEL = 1
 SIGNED_NAME_MAX = 200
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

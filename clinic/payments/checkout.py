@@ -7,7 +7,6 @@ visit is confirmed). The booking itself is made by the payment's event
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from clinic.booking.bookings import ClientDetails, reserve_hold
-from clinic.booking.holds import token_hash
 from clinic.booking.models import Appointment
 from clinic.booking.policies import policies_from
 from clinic.booking.statuses import AppointmentStatus
@@ -43,6 +41,7 @@ from clinic.payments.pricing import (
 )
 from clinic.payments.states import PaymentKind, PaymentMethod, PaymentState
 from clinic.scheduling.models import Service
+from clinic.tokens import token_hash
 
 # Stripe accepts 30 minutes to 24 hours; 32 leaves room for clock drift. The hold is kept
 # five minutes past the page's end, so a payment made in its last second still finds it.
@@ -57,10 +56,6 @@ KIND_WORDS = {
     PaymentKind.LATE_CANCELLATION_FEE: "Late cancellation fee",
     PaymentKind.NO_SHOW_FEE: "Missed appointment fee",
 }
-
-
-def return_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def online_payment_for_hold(db: Database, hold_token: str) -> OnlinePayment | None:
@@ -154,7 +149,7 @@ async def start_booking_checkout(
             idempotency_key=new_key(),
             save_card=True,
             card_only=waits_for_clearance,
-            return_token_hash=return_token_hash(return_token),
+            return_token_hash=token_hash(return_token),
             checkout_expires_at=expires_at,
         )
         session.add(payment)
@@ -260,10 +255,6 @@ async def customer_for(db: Database, gateway: PaymentGateway, client_id: int) ->
     return customer_id
 
 
-def pay_token_hash(token: str) -> str:
-    return hashlib.sha256(f"pay:{token}".encode()).hexdigest()
-
-
 async def start_pay_link_checkout(
     db: Database, gateway: PaymentGateway, *, pay_token: str, base_url: str
 ) -> Checkout:
@@ -271,9 +262,7 @@ async def start_pay_link_checkout(
     pay: a new checkout page for it (a new attempt, so a new idempotency key)."""
     async with db.transaction() as session:
         payment = await session.scalar(
-            select(Payment)
-            .where(Payment.pay_token_hash == pay_token_hash(pay_token))
-            .with_for_update()
+            select(Payment).where(Payment.pay_token_hash == token_hash(pay_token)).with_for_update()
         )
         if payment is None:
             raise NotFound("We could not find that payment. The link may be old: call the clinic.")
@@ -317,5 +306,5 @@ async def start_pay_link_checkout(
 async def payment_for_return(db: Database, token: str) -> Payment | None:
     async with db.reading() as session:
         return await session.scalar(
-            select(Payment).where(Payment.return_token_hash == return_token_hash(token))
+            select(Payment).where(Payment.return_token_hash == token_hash(token))
         )

@@ -16,12 +16,13 @@ from clinic.clock import now_utc
 from clinic.outbox.models import OutboxMessage
 from clinic.outbox.registry import HandlerContext, handles, periodic
 from clinic.payments import SETTLE_PAYMENTS
-from clinic.payments.checkout import HOLD_AFTER_CHECKOUT, KIND_WORDS, pay_token_hash
+from clinic.payments.checkout import HOLD_AFTER_CHECKOUT, KIND_WORDS
 from clinic.payments.events import EXECUTE_REFUND, PAY_LINK_EMAIL, SLOT_LOST_EMAIL, apply_event
 from clinic.payments.gateway import gateway_for
 from clinic.payments.models import Payment
 from clinic.payments.settlement import execute_pending, settle_appointment
 from clinic.payments.states import PaymentState
+from clinic.tokens import token_hash
 from clinic.web.formatting import money
 
 # Stripe sends its own notice when a checkout expires; ask only once it is overdue.
@@ -58,7 +59,7 @@ async def _payment_email(
                 # Paid or waived meanwhile: no link to send.
                 return
             assert token is not None
-            payment.pay_token_hash = pay_token_hash(token)
+            payment.pay_token_hash = token_hash(token)
         appointment_id = payment.appointment_id
         amount = money(payment.amount_minor, payment.currency)
         what = KIND_WORDS[payment.kind]

@@ -22,7 +22,6 @@ from clinic.clock import now_utc
 from clinic.errors import ClinicError, NotFound
 from clinic.payments.checkout import (
     KIND_WORDS,
-    pay_token_hash,
     payment_for_return,
     start_pay_link_checkout,
 )
@@ -35,6 +34,7 @@ from clinic.payments.port import BadSignature, Card, EventKind, GatewayEvent, Pa
 from clinic.payments.states import PaymentState
 from clinic.scheduling.models import Location, Service
 from clinic.settings import PaymentsMode
+from clinic.tokens import token_hash
 from clinic.web.context import db_of, settings_of
 from clinic.web.errors import problem
 from clinic.web.formatting import long_date, money
@@ -194,7 +194,7 @@ async def _payment_by_pay_token(request: Request) -> Payment:
     token = request.path_params["token"]
     async with db_of(request).reading() as session:
         payment = await session.scalar(
-            select(Payment).where(Payment.pay_token_hash == pay_token_hash(token))
+            select(Payment).where(Payment.pay_token_hash == token_hash(token))
         )
     if payment is None:
         raise NotFound(

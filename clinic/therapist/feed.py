@@ -10,7 +10,6 @@ massage"), no plan, no intake. So reading it audits nothing; issuing and revokin
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from clinic.errors import NotFound
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 from clinic.therapist.models import CalendarFeed
+from clinic.tokens import token_hash
 
 DAYS_BACK = 30
 DAYS_AHEAD = 180
@@ -52,10 +52,6 @@ FEED_STATUS = {
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # Issuing and revoking

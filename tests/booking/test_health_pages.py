@@ -16,7 +16,6 @@ import httpx2
 import pytest
 from sqlalchemy import func, select
 
-from clinic.booking.holds import token_hash
 from clinic.booking.models import Appointment, ManageLink
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client
@@ -25,8 +24,8 @@ from clinic.demo.data import INTENDED_LEVELS
 from clinic.intake import forms
 from clinic.intake.forms import Kind
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
-from clinic.intake.service import token_hash as intake_token_hash
 from clinic.staff.models import Therapist
+from clinic.tokens import token_hash
 from tests.booking.conftest import CLIENT, service_id
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -296,9 +295,7 @@ async def intake_of(db: Database, response: httpx2.Response) -> Intake:
     """The intake whose token a response put in the clinic_intake cookie."""
     token = set_cookie(response, "clinic_intake").split(";", 1)[0].split("=", 1)[1]
     async with db.reading() as session:
-        intake = await session.scalar(
-            select(Intake).where(Intake.token_hash == intake_token_hash(token))
-        )
+        intake = await session.scalar(select(Intake).where(Intake.token_hash == token_hash(token)))
     assert intake is not None
     return intake
 

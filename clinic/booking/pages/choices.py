@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from clinic.booking.holds import token_hash
 from clinic.booking.models import Appointment
 from clinic.booking.pages.cookies import hold_token
 from clinic.booking.policies import OPTION_KEY, Policies, policies_from
@@ -25,6 +24,7 @@ from clinic.scheduling.service import public_therapists as load_public_therapist
 from clinic.settings import Settings
 from clinic.staff.credentials import Qualification
 from clinic.staff.models import Therapist
+from clinic.tokens import token_hash
 from clinic.web.context import db_of, settings_of
 from clinic.web.ids import parse_id
 
