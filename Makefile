@@ -61,12 +61,17 @@ pg:
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-quick bench-deps
 
 ## bench: load tests against same-run baselines on SQLite and PostgreSQL (bench/, about 10 min)
 bench: install-dev
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: run \`make bench-deps\`"; exit 1; }
 	$(BIN)/python -m bench.run
+
+## bench-quick: the desk's day page beside availability alone (about a minute)
+bench-quick: install-dev
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is not installed: run \`make bench-deps\`"; exit 1; }
+	$(BIN)/python -m bench.run --quick
 
 ## bench-deps: install wrk (Debian package) for make bench
 bench-deps:

@@ -75,18 +75,25 @@ async def in_process(
 
 
 async def count_app_request(
-    settings: Settings, method: str, path: str, json_body: Any = None, *, warm_up: bool = True
+    settings: Settings,
+    method: str,
+    path: str,
+    json_body: Any = None,
+    *,
+    warm_up: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> Counted:
     """Statements the clinic app runs for one request (after one uncounted warm-up call
-    when `warm_up`: the first call may prime caches that a live server has warm)."""
+    when `warm_up`: the first call may prime caches that a live server has warm).
+    `headers` carry a staff session's cookie for the staff pages."""
     db = Database.connect(settings.database_url, pool_size=2)
     try:
         app = create_app(settings, db=db)
         async with in_process(app, db) as (http, recorder):
             if warm_up:
-                await http.request(method, path, json=json_body)
+                await http.request(method, path, json=json_body, headers=headers)
             recorder.statements.clear()
-            response = await http.request(method, path, json=json_body)
+            response = await http.request(method, path, json=json_body, headers=headers)
             return Counted(response.status_code, list(recorder.statements))
     finally:
         await db.dispose()

@@ -5,6 +5,9 @@ service offered by all, and appointments on a grid that never overlaps.
 Every appointment sits on one therapist's 90-minute grid (08:00, 09:30, ... 18:30 local)
 in that therapist's own room, so the database guards never refuse a generated row. The
 same seed and the same calls give the same rows.
+
+The desk's day (fill_desk_day) is one workday past every other scenario's days, with every
+grid cell of the first therapists booked and in the states of a day under way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.clients.models import Client
 from clinic.db import Database
+from clinic.payments.models import Payment
+from clinic.payments.states import PaymentKind, PaymentMethod, PaymentState
 from clinic.scheduling.models import Location, Room, Service, WeeklyHours, service_therapist
 from clinic.staff.models import Credential, CredentialKind, Therapist, therapist_location
 
@@ -33,6 +38,9 @@ TIMEZONE = "America/New_York"
 CURRENCY = "usd"
 STAFF_EMAIL = "admin@bench.test"
 STAFF_PASSWORD = "bench-admin-password-2026"  # protects a throwaway database only
+# The front desk's account, apart from the admin's that the sign-in flood locks out.
+DESK_EMAIL = "desk@bench.test"
+DESK_PASSWORD = "bench-desk-password-2026"  # protects a throwaway database only
 GENERAL_SERVICE = "General massage, 60 min"
 DEEP_SERVICE = "Deep tissue massage, 90 min"
 GENERAL_MINUTES = 60
@@ -47,6 +55,10 @@ FUTURE_DAYS = 28
 FUTURE_FILL = 0.3  # share of future grid cells already booked
 # Rows per executemany call.
 CHUNK = 1_000
+# The desk's day is the first workday this many days ahead: past every day that the
+# availability asks (21), the bookings and the mixed run (88) reach, so it changes none.
+DESK_DAY_AFTER = 91
+DEPOSIT_MINOR = 2_700
 
 
 @dataclass
@@ -138,6 +150,50 @@ async def add_history(db: Database, clinic: Clinic, count: int) -> None:
     clinic.history += count
 
 
+async def add_front_desk(db: Database) -> int:
+    """A front-desk account (DESK_EMAIL), the role the desk's pages ask for."""
+    async with db.write_engine.begin() as conn:
+        return await _add_user(conn, DESK_EMAIL, "Bench Desk", DESK_PASSWORD, Role.FRONTDESK)
+
+
+def desk_day(clinic: Clinic) -> date:
+    day = clinic.today + timedelta(days=DESK_DAY_AFTER)
+    while day.weekday() not in WORKDAYS:
+        day += timedelta(days=1)
+    return day
+
+
+async def fill_desk_day(db: Database, clinic: Clinic, day: date, therapists: int) -> int:
+    """Every grid cell of `day` booked for the first `therapists` therapists (8 each), as a
+    day under way: the first three visits of each done (one in eight a no-show), the fourth
+    arrived, the rest booked; done visits paid at the desk but one in five (the to-do
+    list's unpaid), every other booked one with a deposit. `day` must have no visits yet.
+    Returns the number of visits written."""
+    rng = random.Random(f"{clinic.seed}:desk:{day}")
+    rows = []
+    for index in range(therapists):
+        for slot in range(SLOTS_PER_DAY):
+            cell = index * SLOTS_PER_DAY + slot
+            if slot < 3:
+                status = AppointmentStatus.NO_SHOW if cell % 8 == 0 else AppointmentStatus.COMPLETED
+            elif slot == 3:
+                status = AppointmentStatus.CHECKED_IN
+            else:
+                status = AppointmentStatus.CONFIRMED
+            start = clinic.slot_start(day, slot)
+            rows.append(_appointment(clinic, index, start, status, rng.choice(clinic.client_ids)))
+    async with db.write_engine.begin() as conn:
+        ids = await _insert_returning_ids(conn, Appointment.__table__, rows)
+        payments = [
+            _payment(appointment_id, row, cell)
+            for cell, (appointment_id, row) in enumerate(zip(ids, rows, strict=True))
+            if (row["status"] is AppointmentStatus.COMPLETED and cell % 5 != 0)
+            or (row["status"] is AppointmentStatus.CONFIRMED and cell % 2 == 0)
+        ]
+        await conn.execute(insert(Payment), payments)
+    return len(rows)
+
+
 async def analyse(db: Database) -> None:
     """PostgreSQL: refresh the planner's statistics, as autovacuum would after a bulk load.
     SQLite is left as the app leaves it (it never runs ANALYZE)."""
@@ -148,19 +204,23 @@ async def analyse(db: Database) -> None:
 
 
 async def _add_staff_user(conn: AsyncConnection) -> int:
+    return await _add_user(conn, STAFF_EMAIL, "Bench Admin", STAFF_PASSWORD, Role.ADMIN)
+
+
+async def _add_user(conn: AsyncConnection, email: str, name: str, password: str, role: Role) -> int:
     user_id: int = (
         await conn.execute(
             insert(User).returning(User.id),
             {
-                "email": STAFF_EMAIL,
-                "name": "Bench Admin",
-                "password_hash": hash_password(STAFF_PASSWORD),
+                "email": email,
+                "name": name,
+                "password_hash": hash_password(password),
                 "active": True,
                 "created_at": datetime.now(UTC),
             },
         )
     ).scalar_one()
-    await conn.execute(insert(UserRole), {"user_id": user_id, "role": Role.ADMIN})
+    await conn.execute(insert(UserRole), {"user_id": user_id, "role": role})
     return user_id
 
 
@@ -293,6 +353,30 @@ def _appointment(
         "cancellation_reason": "",
         "needs_rebooking": False,
         "fee_minor": 0,
+    }
+
+
+def _payment(appointment_id: int, visit: dict[str, Any], cell: int) -> dict[str, Any]:
+    """Done visits paid in full at the desk's card machine; booked ones a deposit online."""
+    done = visit["status"] is AppointmentStatus.COMPLETED
+    at = visit["starts_at"] if done else visit["created_at"]
+    return {
+        "appointment_id": appointment_id,
+        "client_id": visit["client_id"],
+        "kind": PaymentKind.FULL if done else PaymentKind.DEPOSIT,
+        "method": PaymentMethod.TERMINAL if done else PaymentMethod.CARD_ONLINE,
+        "state": PaymentState.SUCCEEDED,
+        "amount_minor": visit["price_minor"] if done else DEPOSIT_MINOR,
+        "tip_minor": 0,
+        "refunded_minor": 0,
+        "currency": CURRENCY,
+        "provider": "desk" if done else "offline",
+        "idempotency_key": f"bench-desk-{appointment_id}-{cell}",
+        "attempts": 1,
+        "reference": "",
+        "created_at": at,
+        "updated_at": at,
+        "succeeded_at": at,
     }
 
 

@@ -1,6 +1,7 @@
 """`make bench`: the app under `clinic serve --workers 2` loaded by wrk, against baselines
 measured in the same run, on a SQLite file and on a fresh PostgreSQL database; prints a
-table and the targets, and writes bench/results/<UTC time>-<database>.json.
+table and the targets, and writes bench/results/<UTC time>-<database>.json. `--quick`
+runs only the desk's day page beside availability for one therapist.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ T = TypeVar("T")
 SEED = 2026
 SMALL_CLINIC = 10
 LARGE_CLINIC = 40
+# The desk's day: this many therapists, every grid cell booked (8 each, so 160 visits).
+DESK_THERAPISTS = 20
+# Served over http in development, so the cookie has no __Host- prefix.
+SESSION_COOKIE = "clinic_session"
 SHORT_HISTORY = 1_000
 LONG_HISTORY = 100_000
 PROBE_CONNECTIONS = 16
@@ -73,6 +78,7 @@ class Bench:
     seconds: int
     mixed_seconds: int
     report: Report
+    quick: bool = False
     clinic: Clinic | None = None
     app: servers.Server | None = None
     baselines: servers.Server | None = None
@@ -161,11 +167,16 @@ async def warm_up(server: servers.Server, data: Path) -> None:
 
 
 async def count_statements(
-    bench: Bench, key: str, method: str, path: str, body: Any = None
+    bench: Bench,
+    key: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     settings = counting.settings_for(bench.url, servers.SECRET_KEY, str(bench.work / "var"))
     counted = await counting.count_app_request(
-        settings, method, path, body, warm_up=method == "GET"
+        settings, method, path, body, warm_up=method == "GET", headers=headers
     )
     if counted.status >= 400:
         raise RuntimeError(f"{method} {path} answered {counted.status} in-process")
@@ -290,9 +301,85 @@ async def long_history(bench: Bench, db: Database) -> None:
     )
 
 
+async def desk_day(bench: Bench, db: Database) -> None:
+    """The front desk's day page (GET /desk/YYYY-MM-DD, signed in as the desk) for a day
+    with DESK_THERAPISTS therapists and every grid cell booked, against availability for
+    one therapist measured just before on the same clinic: target p50 within 3x."""
+    c = bench.c
+    await dataset.add_therapists(db, c, DESK_THERAPISTS - len(c.therapist_ids))
+    day = dataset.desk_day(c)
+    visits = await dataset.fill_desk_day(db, c, day, DESK_THERAPISTS)
+    await dataset.add_front_desk(db)
+    await dataset.analyse(db)
+    phase(f"desk day page: {DESK_THERAPISTS} therapists, {visits} visits on {day}")
+    app = bench.app
+    assert app is not None
+    session = await sign_in(app.base_url, dataset.DESK_EMAIL, dataset.DESK_PASSWORD)
+    headers = {"Cookie": f"{SESSION_COOKIE}={session}"}
+    path = f"/desk/{day.isoformat()}"
+    await check_day_page(app.base_url, path, headers, visits)
+    await count_statements(bench, "desk", "GET", path, headers=headers)
+    data = bench.data("desk", [Req("GET", path)], headers)
+    w = bench.work
+    await warm_up(app, w / "one.lua")
+    available, _ = await load(
+        bench,
+        app,
+        f"availability one therapist, {DESK_THERAPISTS} therapists",
+        w / "one.lua",
+        statements="one",
+        rate_key="one_desk",
+    )
+    await warm_up(app, data)
+    page, _ = await load(
+        bench,
+        app,
+        f"desk day page, {DESK_THERAPISTS} therapists, {visits} visits",
+        data,
+        statements="desk",
+        ratios={"availability": "one_desk"},
+    )
+    assert available.p50_ms
+    assert page.p50_ms is not None
+    ratio = page.p50_ms / available.p50_ms
+    page.detail["p50_to_availability"] = ratio
+    page.detail["day"] = day.isoformat()
+    bench.report.target(
+        "desk day page p50 <= 3x availability one therapist p50",
+        f"{page.p50_ms:.1f} ms vs {available.p50_ms:.1f} ms ({ratio:.2f}x);"
+        f" {page.rps:.0f} vs {available.rps:.0f} req/s",
+        ratio <= 3,
+    )
+
+
+async def sign_in(base_url: str, email: str, password: str) -> str:
+    """A staff session, signed in through /login as a browser does: the cookie's value."""
+    cookie, token = await sign_in_form(base_url)
+    body = {"email": email, "password": password, "csrf_token": token}
+    async with httpx2.AsyncClient(base_url=base_url) as http:
+        response = await http.post("/login", data=body, headers={"Cookie": f"clinic_csrf={cookie}"})
+    session = response.cookies.get(SESSION_COOKIE)
+    if response.status_code != 303 or not session:
+        raise RuntimeError(f"signing in as {email} answered {response.status_code}, no session")
+    return str(session)
+
+
+async def check_day_page(base_url: str, path: str, headers: dict[str, str], visits: int) -> None:
+    """The page the load asks for is the whole day, not a sign-in redirect or an error."""
+    async with httpx2.AsyncClient(base_url=base_url) as http:
+        response = await http.get(path, headers=headers)
+    columns = response.text.count('<section class="desk-col ')
+    cards = response.text.count('class="desk-item desk-card ')
+    if response.status_code != 200 or columns != DESK_THERAPISTS or cards != visits:
+        raise RuntimeError(
+            f"GET {path} answered {response.status_code} with {columns} columns and"
+            f" {cards} cards; expected 200, {DESK_THERAPISTS} and {visits}"
+        )
+
+
 async def large_clinic(bench: Bench, db: Database) -> None:
-    """30 more therapists (40), each with a room and a booked future; no new history."""
-    await dataset.add_therapists(db, bench.c, LARGE_CLINIC - SMALL_CLINIC)
+    """More therapists (40 in all), each with a room and a booked future; no new history."""
+    await dataset.add_therapists(db, bench.c, LARGE_CLINIC - len(bench.c.therapist_ids))
     await dataset.analyse(db)
     phase("40 therapists, 100,000 appointments of history")
     wide = clinic_wide_queries(bench.c)
@@ -603,6 +690,7 @@ async def bench_database(bench: Bench) -> None:
         bench.baselines = await servers.start_baselines(bench.url, bench.work)
         await small_clinic(bench)
         await long_history(bench, db)
+        await desk_day(bench, db)
         await large_clinic(bench, db)
         for server in bench.running():
             await servers.stop(server)
@@ -618,6 +706,22 @@ async def bench_database(bench: Bench) -> None:
         for server in (bench.app, bench.baselines):
             if server is not None:
                 await servers.stop(server)
+        await db.dispose()
+
+
+async def quick_database(bench: Bench) -> None:
+    """--quick: the first phase's clinic (1,000 appointments of history), then the desk's
+    day beside availability; the app alone, no baselines."""
+    print(f"\n=== {bench.kind} (quick) ===\n  {report.HEADER}", flush=True)
+    await asyncio.to_thread(migrations.upgrade, bench.url)
+    db = Database.connect(normalise_database_url(bench.url, variable="url"), pool_size=2)
+    try:
+        await prepare(bench, db)
+        bench.app = await servers.start_app(bench.url, bench.work)
+        await desk_day(bench, db)
+    finally:
+        if bench.app is not None:
+            await servers.stop(bench.app)
         await db.dispose()
 
 
@@ -667,10 +771,16 @@ def settings_of(bench: Bench) -> dict[str, Any]:
         "pools": "Database.connect defaults: PostgreSQL 10 + 5 overflow per process, so at most"
         " 60 connections for the two servers that run at once (pgbench runs alone with 64);"
         " SQLite 10 + 10 per engine",
+        "mode": "quick: the desk day page and availability only" if bench.quick else "full",
         "mixed_seconds_per_part": bench.mixed_seconds,
         "storm_budget_seconds": STORM_BUDGET_SECONDS,
         "dataset": {
-            "therapists": [SMALL_CLINIC, LARGE_CLINIC],
+            "therapists": [SMALL_CLINIC, DESK_THERAPISTS, LARGE_CLINIC],
+            "desk_day": {
+                "therapists": DESK_THERAPISTS,
+                "visits": DESK_THERAPISTS * dataset.SLOTS_PER_DAY,
+                "days_ahead": f">= {dataset.DESK_DAY_AFTER}, a workday",
+            },
             "history": [SHORT_HISTORY, LONG_HISTORY],
             "future_fill": dataset.FUTURE_FILL,
             "future_days": dataset.FUTURE_DAYS,
@@ -688,9 +798,9 @@ async def run_one(kind: str, args: argparse.Namespace, admin_url: str | None) ->
         else await create_postgres(admin_url or "")
     )
     mixed_seconds = args.mixed_seconds or MIXED_SECONDS[kind]
-    bench = Bench(kind, url, work, args.seconds, mixed_seconds, Report(kind))
+    bench = Bench(kind, url, work, args.seconds, mixed_seconds, Report(kind), quick=args.quick)
     try:
-        await bench_database(bench)
+        await (quick_database(bench) if args.quick else bench_database(bench))
     finally:
         if kind == "postgresql" and admin_url:
             await drop_postgres(admin_url, url)
@@ -705,6 +815,11 @@ async def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seconds", type=int, default=wrk.SECONDS, help="per scenario")
     parser.add_argument("--mixed-seconds", type=int, default=None, help="per mixed part")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the desk day page beside availability for one therapist (a minute or two)",
+    )
     args = parser.parse_args(argv)
     kinds = args.databases.split(",")
     try:
@@ -712,7 +827,7 @@ async def main(argv: Sequence[str]) -> int:
     except wrk.WrkMissing as missing:
         print(missing, file=sys.stderr)
         return 2
-    if "postgresql" in kinds and not shutil.which("pgbench"):
+    if "postgresql" in kinds and not args.quick and not shutil.which("pgbench"):
         print("pgbench is not installed (Debian: postgresql-client)", file=sys.stderr)
         return 2
     began = time.perf_counter()
