@@ -298,7 +298,7 @@ def worker(once: bool, name: str | None) -> None:
 
 @main.group()
 def policy() -> None:
-    """Show or change the clinic's booking policies (until the admin screens arrive)."""
+    """Show or change the clinic's booking policies (admins also can at /admin/policies)."""
 
 
 @policy.command("show")
@@ -375,7 +375,8 @@ def screening_set(name: str, value: str) -> None:
 @main.group()
 def payments() -> None:
     """Show or change the payment settings: what receipts say about the business and its
-    tax, and each service's own online payment rule (until the admin screens arrive)."""
+    tax, and each service's own online payment rule (also at /admin/policies and in each
+    service's form)."""
 
 
 @payments.command("receipt-show")

@@ -9,7 +9,7 @@ from clinic.api import bookings as api_bookings
 from clinic.api import intakes as api_intakes
 from clinic.api import openapi
 from clinic.api import routes as api
-from clinic.areas import admin, clinical, desk, therapist
+from clinic.areas import admin, clinical, desk, desk_attention, desk_booking, desk_visits, therapist
 from clinic.auth import routes as auth
 from clinic.booking import pages as booking
 from clinic.booking.pages import manage_check
@@ -36,6 +36,34 @@ def build_routes() -> list[Route | Mount]:
         # visit's panel with check-in and the undos. `{day:desk_day}` only matches what
         # starts with a digit, so /desk/week, /desk/takings and the like never reach it.
         Route("/desk/week", desk.week, methods=["GET"], name="desk:week"),
+        # The day grid's row height, a preference of the signed-in member of staff.
+        Route("/desk/density", desk.density, methods=["POST"], name="desk:density"),
+        # Booking on a client's behalf (clinic/areas/desk_booking.py): find or add the
+        # client, choose the visit (a POST: it may carry the gate answer), book.
+        Route("/desk/book", desk_booking.find_client, methods=["GET"], name="desk:book"),
+        Route(
+            "/desk/clients", desk_booking.create_client, methods=["POST"], name="desk:client_create"
+        ),
+        Route(
+            "/desk/book/{client_id:id}",
+            desk_booking.choose_visit,
+            methods=["GET"],
+            name="desk:book_client",
+        ),
+        Route(
+            "/desk/book/{client_id:id}",
+            desk_booking.show_times,
+            methods=["POST"],
+            name="desk:book_times",
+        ),
+        Route(
+            "/desk/book/{client_id:id}/confirm",
+            desk_booking.book_visit,
+            methods=["POST"],
+            name="desk:book_submit",
+        ),
+        # Visits that can no longer go ahead as booked (clinic/areas/desk_attention.py).
+        Route("/desk/attention", desk_attention.attention, methods=["GET"], name="desk:attention"),
         Route("/desk/{day:desk_day}", desk.day, methods=["GET"], name="desk:day"),
         Route(
             "/desk/appointments/{appointment_id:id}",
@@ -60,6 +88,31 @@ def build_routes() -> list[Route | Mount]:
             desk.undo_no_show_visit,
             methods=["POST"],
             name="desk:no_show_undo",
+        ),
+        # Moving and cancelling a visit (clinic/areas/desk_visits.py).
+        Route(
+            "/desk/appointments/{appointment_id:id}/move",
+            desk_visits.move_page,
+            methods=["GET"],
+            name="desk:move",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/move",
+            desk_visits.move_submit,
+            methods=["POST"],
+            name="desk:move_submit",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/cancel",
+            desk_visits.cancel_page,
+            methods=["GET"],
+            name="desk:cancel",
+        ),
+        Route(
+            "/desk/appointments/{appointment_id:id}/cancel",
+            desk_visits.cancel_submit,
+            methods=["POST"],
+            name="desk:cancel_submit",
         ),
         # Clearances (clinic/clearance/pages.py): the desk's view, forms and letter; the
         # clinician's page that records the outcome.
@@ -140,7 +193,7 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="clinical:clearance_record",
         ),
-        # Payments at the desk (clinic/payments/desk_pages.py).
+        # Payments at the desk (clinic/payments/desk_pages/).
         Route(
             "/desk/appointments/{appointment_id:id}/payments",
             desk_payments.payments_page,
@@ -385,6 +438,35 @@ def build_routes() -> list[Route | Mount]:
             admin.closure_remove,
             methods=["POST"],
             name="admin:closure_remove",
+        ),
+        # The clinic's policies (clinic/areas/admin/policies.py): a summary, then a short
+        # form per section (booking, payments, screening); an unknown section is 404.
+        Route("/admin/policies", admin.policies, methods=["GET"], name="admin:policies"),
+        Route(
+            "/admin/policies/{section}",
+            admin.policy_section,
+            methods=["GET"],
+            name="admin:policy_section",
+        ),
+        Route(
+            "/admin/policies/{section}",
+            admin.policy_section_save,
+            methods=["POST"],
+            name="admin:policy_section_save",
+        ),
+        # The order of services and therapists in online booking and the desk's columns.
+        Route("/admin/order", admin.display_order, methods=["GET"], name="admin:display_order"),
+        Route(
+            "/admin/order/services/{service_id:id}",
+            admin.service_move,
+            methods=["POST"],
+            name="admin:service_move",
+        ),
+        Route(
+            "/admin/order/therapists/{therapist_id:id}",
+            admin.therapist_move,
+            methods=["POST"],
+            name="admin:therapist_move",
         ),
         # End of admin set-up.
         # The client's booking flow and manage pages (clinic/booking/pages/).

@@ -50,6 +50,7 @@ logger = logging.getLogger("clinic.outbox")
 
 #: Modules whose import registers outbox handlers and periodic jobs (@handles, @periodic).
 JOB_MODULES: tuple[str, ...] = (
+    "clinic.admin.expiry_warnings",
     "clinic.booking.jobs",
     "clinic.clearance.jobs",
     "clinic.payments.jobs",

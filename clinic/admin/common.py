@@ -20,6 +20,7 @@ from clinic.auth.models import User
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client
+from clinic.desk.attention import during
 from clinic.errors import InvalidInput, NotFound
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist, therapist_location
@@ -95,10 +96,8 @@ async def visits_in(
         conditions.append(Appointment.therapist_id == therapist_id)
     if location_id is not None:
         conditions.append(Appointment.location_id == location_id)
-    if start is not None:
-        conditions.append(Appointment.ends_at > start)
-    if end is not None:
-        conditions.append(Appointment.starts_at < end)
+    # The same overlap test as the desk's "Needs attention" list.
+    conditions.extend(during(start, end))
     total = await session.scalar(select(func.count()).select_from(Appointment).where(*conditions))
     rows = (
         await session.execute(

@@ -1,6 +1,7 @@
-"""Services for admins: the list, adding one and changing one. A service is deactivated,
-never deleted; visits already booked keep the length, buffers and price they were booked
-with (the appointment row froze them)."""
+"""Services for admins: the list, adding one and changing one, with its own rule for what
+clients pay online (judged by the same check as `clinic payments service-rule`). A service
+is deactivated, never deleted; visits already booked keep the length, buffers and price
+they were booked with (the appointment row froze them)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from clinic.admin.common import (
     refused,
 )
 from clinic.admin.forms import Checker
+from clinic.booking.policies import RANGES, PolicyError
 from clinic.db import Database
 from clinic.errors import NotFound
+from clinic.payments.pricing import check_service_rule
+from clinic.payments.settings_store import FOLLOW_CLINIC
 from clinic.scheduling.models import RoomAttribute, Service
+from clinic.web.formatting import money
 from clinic.web.money_input import MoneyError, major_units, parse_money
 
 ROOM_ATTRIBUTE_LABELS: dict[RoomAttribute, str] = {
@@ -50,7 +55,12 @@ FIELDS = (
     "buffer_after",
     "min_level",
     "active",
+    "deposit_rule",
+    "deposit_percent",
+    "deposit_amount",
 )
+# A service's own online payment rule, or FOLLOW_CLINIC: the clinic's booking policy.
+DEPOSIT_RULES = (FOLLOW_CLINIC, "none", "percent", "fixed", "full")
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ class ServiceInput:
     room_attributes: tuple[str, ...]
     bookable_online: bool
     active: bool
+    # None: the clinic's rule applies (then the value is None too).
+    deposit_kind: str | None = None
+    deposit_value: int | None = None
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -82,6 +95,8 @@ class ServiceInput:
             "room_attributes": list(self.room_attributes),
             "bookable_online": self.bookable_online,
             "active": self.active,
+            "deposit_kind": self.deposit_kind,
+            "deposit_value": self.deposit_value,
         }
 
 
@@ -145,6 +160,7 @@ def read_service(
     active = values.get("active", "yes")
     if active not in {"yes", "no"}:
         check.fail("active", "Choose whether the service is offered")
+    deposit_kind, deposit_value = read_deposit_rule(check, values, currency)
     check.done()
     assert duration is not None
     return ServiceInput(
@@ -160,7 +176,55 @@ def read_service(
         room_attributes=room_attributes,
         bookable_online=online,
         active=active == "yes",
+        deposit_kind=deposit_kind,
+        deposit_value=deposit_value,
     )
+
+
+def read_deposit_rule(
+    check: Checker, values: Mapping[str, str], currency: str
+) -> tuple[str | None, int | None]:
+    """The service's own online payment rule: (None, None) to follow the clinic. A form
+    that does not send the choice (an older page) follows the clinic."""
+    rule = values.get("deposit_rule", "") or FOLLOW_CLINIC
+    if rule not in DEPOSIT_RULES:
+        check.fail("deposit_rule", "Choose what clients pay online for this service")
+        return None, None
+    kind = None if rule == FOLLOW_CLINIC else rule
+    value: int | None = None
+    field = "deposit_rule"
+    if kind == "percent":
+        field = "deposit_percent"
+        raw = values.get(field, "").strip().removesuffix("%").strip()
+        if not raw:
+            check.fail(field, "Enter the deposit as a percent of the price, like 25")
+            return None, None
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+            check.fail(field, "Enter the deposit as a whole number percent, like 25")
+            return None, None
+        value = int(raw)
+    elif kind == "fixed":
+        field = "deposit_amount"
+        raw = values.get(field, "").strip()
+        if not raw:
+            check.fail(field, "Enter the deposit amount, like 25.00")
+            return None, None
+        try:
+            value = parse_money(raw, currency, what="the deposit")
+        except MoneyError as wrong:
+            check.fail(field, str(wrong))
+            return None, None
+    try:
+        check_service_rule(kind, value)
+    except PolicyError:
+        # The rule's limits, in the units the form asks for.
+        if kind == "fixed":
+            top = money(RANGES["deposit_value"][1], currency)
+            check.fail(field, f"Enter a deposit of {top} or less")
+        else:
+            check.fail(field, "Enter a percent between 0 and 100")
+        return None, None
+    return kind, value
 
 
 def service_values(service: Service, currency: str) -> dict[str, str]:
@@ -175,6 +239,17 @@ def service_values(service: Service, currency: str) -> dict[str, str]:
         "buffer_after": str(service.buffer_after_minutes),
         "min_level": "" if service.min_oncology_level is None else str(service.min_oncology_level),
         "active": "yes" if service.active else "no",
+        "deposit_rule": service.deposit_kind or FOLLOW_CLINIC,
+        "deposit_percent": (
+            str(service.deposit_value)
+            if service.deposit_kind == "percent" and service.deposit_value is not None
+            else ""
+        ),
+        "deposit_amount": (
+            major_units(service.deposit_value, currency)
+            if service.deposit_kind == "fixed" and service.deposit_value is not None
+            else ""
+        ),
     }
 
 

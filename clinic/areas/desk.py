@@ -3,9 +3,8 @@ week, and one visit's panel with check-in and the undos. The desk sees schedule,
 and payment facts and the intake's flags, never clinical details.
 
 Marking a no-show, taking payment and chasing a clearance have their own pages
-(clinic/payments/desk_pages.py, clinic/clearance/pages.py); the panel links or posts to
-them. Booking on a client's behalf, moving and cancelling come later: the panel shows no
-link to a page that does not exist yet."""
+(clinic/payments/desk_pages/, clinic/clearance/pages.py); the panel links or posts to
+them, as it links to moving and cancelling (clinic/areas/desk_visits.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from clinic.auth.models import Role
+from clinic.auth.models import DeskDensity, Role
 from clinic.auth.web import requires, signed_in_staff
 from clinic.booking.statuses import AppointmentStatus
 from clinic.booking.visits import (
@@ -31,15 +30,21 @@ from clinic.booking.visits import (
     undo_check_in,
     undo_no_show,
 )
+from clinic.clearance.pages import CHASE_LABELS
 from clinic.clock import now_utc, today_in
 from clinic.db import Database
 from clinic.desk import calendar
+from clinic.desk.cancels import may_cancel
 from clinic.desk.cards import FLAG_KEY, LOOKS
-from clinic.errors import Conflict
+from clinic.desk.chasing import open_clearance
+from clinic.desk.moves import may_move
+from clinic.desk.preferences import set_desk_density
+from clinic.errors import Conflict, InvalidInput
 from clinic.payments.desk_pages import NO_SHOW_FROM
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.ids import parse_id
+from clinic.web.templating import block_response
 
 # The calendar shows days in this range (day_bounds needs the day after the last).
 FIRST_DAY = date(2000, 1, 1)
@@ -48,6 +53,12 @@ DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # The order the key lists statuses in.
 KEY_ORDER = ("confirmed", "pending_clearance", "checked_in", "completed", "no_show")
 KEY_LOOKS = tuple(LOOKS[key] for key in (*KEY_ORDER, "late_cancel", "cancelled"))
+# The id of the grid and to-do list that the day page's poll asks for (templates/desk/day.html).
+LIVE_TARGET = "desk-live"
+# Where the density switch may send the desk back to: a day page, with its filters.
+RETURN_PATH = re.compile(
+    r"/desk/(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?(?:\?[a-z]+=1(?:&[a-z]+=1)?)?", re.ASCII
+)
 
 
 class DayInPath(Convertor[str]):
@@ -138,6 +149,7 @@ def _bad_day(request: Request, raw: str, message: str) -> Response:
             "raw_day": raw,
             "zone": settings_of(request).zone,
             "filters": _filters(request),
+            "compact": _compact(request),
         },
         status_code=400,
     )
@@ -170,9 +182,60 @@ async def _render_day(request: Request, day: date) -> Response:
         "week_start": day - timedelta(days=day.weekday()),
         "looks": KEY_LOOKS,
         "flag_key": FLAG_KEY,
+        "attention_days": calendar.CHASE_DAYS,
+        "here": request.url_for("desk:day", day=day.isoformat()).path + _query(**filters),
+        "compact": _compact(request),
+        "now_line": _now_line(view),
     }
-    response = templates_of(request).TemplateResponse(request, "desk/day.html", context)
+    headers = request.headers
+    if headers.get("hx-request") == "true" and headers.get("hx-target") == LIVE_TARGET:
+        # Only the grid and the to-do list, read exactly as for the whole page.
+        response: Response = block_response(
+            templates_of(request), request, "desk/day.html", "live", context
+        )
+    else:
+        response = templates_of(request).TemplateResponse(request, "desk/day.html", context)
+    # The same address answers the whole page or, to the poll, its live part.
+    response.headers["vary"] = "HX-Request, HX-Target"
     return _no_store(response)
+
+
+def _compact(request: Request) -> bool:
+    return signed_in_staff(request).desk_density is DeskDensity.COMPACT
+
+
+def _now_line(view: calendar.DayView) -> dict[str, int] | None:
+    """What static/desk.js needs to move the now line each minute without trusting the
+    browser's clock zone: the server's now, the grid's first and last instants (epoch
+    seconds) and the clinic's UTC offset in minutes."""
+    if view.now is None:
+        return None
+    offset = view.now.astimezone(view.zone).utcoffset() or timedelta(0)
+    return {
+        "at": int(view.now.timestamp()),
+        "start": int(view.start.timestamp()),
+        "end": int(view.end.timestamp()),
+        "offset": int(offset.total_seconds()) // 60,
+    }
+
+
+@requires(Role.FRONTDESK)
+async def density(request: Request) -> Response:
+    """Comfortable or compact rows on the day grid, for this member of staff on every
+    device; back to the day page they were on."""
+    form = await request.form()
+    try:
+        chosen = DeskDensity(str(form.get("density", "")))
+    except ValueError:
+        raise InvalidInput(
+            "Choose comfortable or compact rows.",
+            field_errors={"density": "Choose comfortable or compact rows."},
+        ) from None
+    await set_desk_density(db_of(request), signed_in_staff(request).user_id, chosen)
+    flash(request, f"The day's rows are now {chosen.value}.", "success")
+    back = str(form.get("next", ""))
+    url = back if RETURN_PATH.fullmatch(back) else request.url_for("desk:today").path
+    return RedirectResponse(url, 303)
 
 
 # A therapist's week
@@ -237,6 +300,7 @@ async def visit_panel(request: Request) -> Response:
     zone = settings_of(request).zone
     async with db_of(request).reading() as session:
         panel = await calendar.visit_panel(session, appointment_id, zone)
+        chase = await open_clearance(session, appointment_id)
     card = panel.card
     now = now_utc()
     context = {
@@ -251,6 +315,10 @@ async def visit_panel(request: Request) -> Response:
         "clearance_relevant": card.status is AppointmentStatus.PENDING_CLEARANCE
         or any(flag.key in ("clearance", "expiring") for flag in card.flags),
         "week_start": card.on(zone) - timedelta(days=card.on(zone).weekday()),
+        "may_move": may_move(card.status, card.starts_at, now),
+        "may_cancel": may_cancel(card.status),
+        "open_clearance": chase,
+        "chase_labels": CHASE_LABELS,
     }
     response = templates_of(request).TemplateResponse(request, "desk/visit.html", context)
     return _no_store(response)

@@ -21,6 +21,13 @@ class Role(StrEnum):
     CLINICAL_LEAD = "clinical_lead"
 
 
+class DeskDensity(StrEnum):
+    """How tall the front desk's day grid draws a quarter hour, chosen per member of staff."""
+
+    COMFORTABLE = "comfortable"
+    COMPACT = "compact"
+
+
 class User(Base):
     __tablename__ = "app_user"
 
@@ -30,6 +37,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # The front desk's grid rows; None until they choose (comfortable).
+    desk_density: Mapped[DeskDensity | None] = mapped_column(
+        str_enum(DeskDensity, "desk_density"), nullable=True
+    )
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"

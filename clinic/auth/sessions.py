@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinic.auth.models import Role, StaffSession, User
+from clinic.auth.models import DeskDensity, Role, StaffSession, User
 from clinic.clock import now_utc
 from clinic.db import Database
 
@@ -34,6 +34,9 @@ class SignedIn:
     email: str
     roles: frozenset[Role]
     csrf_token: str
+    # The desk grid's row height (None: comfortable); loaded with the session, so the
+    # day page costs no extra statement.
+    desk_density: DeskDensity | None = None
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -94,6 +97,7 @@ async def load_session(db: Database, token: str, *, user_initiated: bool) -> Sig
             email=user.email,
             roles=user.roles,
             csrf_token=staff_session.csrf_token,
+            desk_density=user.desk_density,
         )
     reason = _ended_because(staff_session, user, now)
     if reason is not None:

@@ -135,7 +135,13 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
                     flash(request, ENDED_MESSAGES.get(ended, ENDED_MESSAGES["unknown"]), "info")
                 target = request.url.path
                 login = request.url_for("auth:login").path
-                return RedirectResponse(f"{login}?next={quote(target, safe='/')}", 303)
+                url = f"{login}?next={quote(target, safe='/')}"
+                if request.headers.get("hx-request") == "true":
+                    # An htmx request (the desk's minute poll) would swap the sign-in page
+                    # into the grid and use up the "signed out" message: have the whole
+                    # page go to sign in instead, message and all.
+                    return Response(status_code=204, headers={"HX-Redirect": url})
+                return RedirectResponse(url, 303)
             if not staff.has_any(*roles):
                 log.warning(
                     "authorisation refused",

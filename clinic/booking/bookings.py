@@ -38,6 +38,7 @@ from clinic.booking.taking import (
 )
 from clinic.booking.transitions import check_transition
 from clinic.clearance.service import recheck_client
+from clinic.clients.contact import email_problem, phone_problem
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
 from clinic.db import Database, is_overlap_violation, with_retries
@@ -65,6 +66,7 @@ from clinic.intake.service import (
 from clinic.options import get_option
 from clinic.outbox.service import enqueue
 from clinic.payments import SETTLE_PAYMENTS
+from clinic.scheduling.availability import NO_OVERRIDES, RuleOverrides
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 from clinic.tokens import token_hash
@@ -84,21 +86,14 @@ class ClientDetails:
             errors["name"] = "Enter your full name"
         elif len(self.name) > 200:
             errors["name"] = "Your name must be 200 characters or fewer"
-        email = self.email.strip()
-        local, at, domain = email.partition("@")
-        if not email:
+        if not self.email.strip():
             errors["email"] = "Enter your email address"
-        elif not at or not local or "." not in domain or " " in email or len(email) > 254:
-            errors["email"] = "Enter an email address in the correct format, like name@example.com"
-        digits = [c for c in self.phone if c.isdigit()]
+        elif problem := email_problem(self.email):
+            errors["email"] = problem
         if not self.phone.strip():
             errors["phone"] = "Enter your mobile number"
-        elif (
-            len(digits) < 7
-            or len(self.phone) > 40
-            or any(not (c.isdigit() or c in " +-().") for c in self.phone)
-        ):
-            errors["phone"] = "Enter a phone number, like (215) 555-0123"
+        elif problem := phone_problem(self.phone):
+            errors["phone"] = problem
         return errors
 
 
@@ -141,11 +136,12 @@ async def care_for_booking(
     *,
     intake_token: str | None,
     cancer_history: bool | None,
-    email: str,
+    email: str = "",
+    client_id: int | None = None,
     start: datetime,
 ) -> BookingCare:
-    """The intake named by its token, else the client's current one (by email), else the
-    gate answer alone; screened for a visit at `start`."""
+    """The intake named by its token, else the client's current one (by id, or by email),
+    else the gate answer alone; screened for a visit at `start`."""
     now = now_utc()
     async with db.reading() as session:
         clinic = await clinic_screening(session)
@@ -154,9 +150,10 @@ async def care_for_booking(
             if intake is None:
                 raise UnknownIntake()
         else:
-            client_id = await session.scalar(
-                select(Client.id).where(Client.email == normalise_email(email))
-            )
+            if client_id is None and email:
+                client_id = await session.scalar(
+                    select(Client.id).where(Client.email == normalise_email(email))
+                )
             intake = await current_intake(session, client_id, now) if client_id else None
     return booking_care(intake, cancer_history, now=now, clinic=clinic, start=start)
 
@@ -202,7 +199,8 @@ async def _after_booking(
     audit.record(
         session,
         "appointment.booked",
-        actor_label="client",
+        actor_user_id=appointment.created_by_user_id,
+        actor_label="" if appointment.created_by_user_id else "client",
         subject_type="appointment",
         subject_id=appointment.id,
         details={
@@ -413,22 +411,32 @@ async def book_slot(
     db: Database,
     request: SlotRequest,
     *,
-    client: ClientDetails,
+    client: ClientDetails | int,
     source: AppointmentSource,
     currency: str,
     created_by_user_id: int | None = None,
     intake_token: str | None = None,
     cancer_history: bool | None = None,
+    override_reason: str = "",
 ) -> Booked:
     """Book a time in one step (the API, the desk): the same path as a hold, confirmed at
-    once, with "anyone suitable" trying each candidate in order. The client's intake (by
-    token, or their current one), or else their gate answer, decides who may treat them."""
-    _check_client(client)
+    once, with "anyone suitable" trying each candidate in order. `client`: their details,
+    or the id of one the desk found. The client's intake (by token, or their current one),
+    or else their gate answer, decides who may treat them. Rules the desk sets aside
+    (`request.overrides`) need a reason, kept in the audit log with the booking."""
+    if isinstance(client, ClientDetails):
+        _check_client(client)
+    if request.overrides and not override_reason.strip():
+        raise InvalidInput(
+            "Say why the usual rules are set aside.",
+            field_errors={"override_reason": "Enter the reason for booking outside the rules"},
+        )
     care = await care_for_booking(
         db,
         intake_token=intake_token,
         cancer_history=cancer_history,
-        email=client.email,
+        email=client.email if isinstance(client, ClientDetails) else "",
+        client_id=client if isinstance(client, int) else None,
         start=request.start,
     )
     request = replace(request, care=care.need)
@@ -439,7 +447,7 @@ async def book_slot(
     async def attempt() -> Booked:
         now = now_utc()
         async with db.transaction() as session:
-            client_id = await _client_id(session, client)
+            client_id = client if isinstance(client, int) else await _client_id(session, client)
             await release_expired_holds(session, offer.candidates, offer.service, now)
             booked = await insert_first_free(
                 session,
@@ -460,10 +468,31 @@ async def book_slot(
             await link_booking(session, booked, care, client_id, now)
             await _confirm_if_cleared(session, booked, client_id)
             await _after_booking(session, booked, client_id, now)
+            if request.overrides:
+                _audit_override(
+                    session, booked.id, request.overrides, override_reason, created_by_user_id
+                )
             token = new_manage_link(session, booked.id)
         return _booked(booked, token, offer.zone.key, care)
 
     return await with_retries(attempt)
+
+
+def _audit_override(
+    session: AsyncSession,
+    appointment_id: int,
+    overrides: RuleOverrides,
+    reason: str,
+    actor_user_id: int | None,
+) -> None:
+    audit.record(
+        session,
+        "appointment.rules_overridden",
+        actor_user_id=actor_user_id,
+        subject_type="appointment",
+        subject_id=appointment_id,
+        details={"overrides": overrides.names, "reason": reason.strip()[:500]},
+    )
 
 
 async def _confirm_if_cleared(
@@ -780,10 +809,17 @@ async def reschedule_appointment(
     therapist_id: int | None = None,
     actor_user_id: int | None = None,
     actor_label: str = "",
+    overrides: RuleOverrides = NO_OVERRIDES,
+    override_reason: str = "",
 ) -> BookingView:
     """Move an appointment in one UPDATE: the guard checks the new time against everyone
     else, so the old time is freed only as the new one is taken. A lost race leaves the
-    original untouched."""
+    original untouched. The desk may set rules aside (`overrides`) with a reason."""
+    if overrides and not override_reason.strip():
+        raise InvalidInput(
+            "Say why the usual rules are set aside.",
+            field_errors={"override_reason": "Enter the reason for moving outside the rules"},
+        )
     async with db.reading() as session:
         current = await session.get(Appointment, appointment_id)
         if current is None:
@@ -801,7 +837,11 @@ async def reschedule_appointment(
         else (current.therapist_id if current.therapist_chosen else None)
     )
     request = SlotRequest(
-        service_id=current.service_id, start=start, therapist_id=wanted, care=care.need
+        service_id=current.service_id,
+        start=start,
+        therapist_id=wanted,
+        care=care.need,
+        overrides=overrides,
     )
     offer = await offer_for(db, request, ignoring_appointment=appointment_id)
     if not offer.candidates:
@@ -852,6 +892,10 @@ async def reschedule_appointment(
                         "therapist_changed": slot.therapist_id != current.therapist_id,
                     },
                 )
+                if overrides:
+                    _audit_override(
+                        session, appointment_id, overrides, override_reason, actor_user_id
+                    )
                 enqueue(session, "email.booking_rescheduled", {"appointment_id": appointment_id})
                 appointment = await session.get(Appointment, appointment_id, populate_existing=True)
                 assert appointment is not None

@@ -24,7 +24,7 @@ from clinic.booking.service import day_bounds
 from clinic.booking.statuses import BLOCKING_STATUSES, AppointmentSource, AppointmentStatus
 from clinic.db import Database, is_overlap_violation
 from clinic.errors import Conflict, InvalidInput
-from clinic.scheduling.availability import CareNeed, Slot
+from clinic.scheduling.availability import NO_OVERRIDES, CareNeed, RuleOverrides, Slot
 from clinic.scheduling.models import Service
 from clinic.scheduling.service import free_times
 
@@ -61,6 +61,8 @@ class SlotRequest:
     therapist_id: int | None = None
     # What the client's care plan (or their gate answer) adds: matched therapists and rooms.
     care: CareNeed | None = None
+    # The rules the front desk sets aside for this one booking (never the overlap guard).
+    overrides: RuleOverrides = NO_OVERRIDES
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ async def offer_for(
         ignoring_appointment=ignoring_appointment,
         only_day_of=request.start,
         care=request.care,
+        overrides=request.overrides,
     )
     if found is None or not found.service.active:
         raise InvalidInput(

@@ -44,7 +44,7 @@ from clinic.clearance.service import (
     request_clearance,
 )
 from clinic.clients.models import Client
-from clinic.clock import now_utc
+from clinic.clock import now_utc, today_in
 from clinic.errors import ClinicError, InvalidInput, NotFound, PermissionDenied
 from clinic.intake.models import AppointmentIntake, Intake
 from clinic.intake.plan import CarePlan
@@ -59,7 +59,7 @@ from clinic.intake.summary import (
 )
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
-from clinic.web.context import db_of, templates_of
+from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.ids import parse_id
 
@@ -298,10 +298,17 @@ async def _render_desk(
     return _no_store(response)
 
 
-def _back(request: Request, message: str, category: Any = "success") -> Response:
+# Where a desk form goes back to: this page, or the visit's panel when posted from there
+# (`back=panel`). A fixed choice by name, never an address taken from the form.
+BACK_TO = {"clearance": "desk:clearance", "panel": "desk:visit"}
+
+
+def _back(
+    request: Request, message: str, category: Any = "success", *, back: str = "clearance"
+) -> Response:
     flash(request, message, category)
     url = request.url_for(
-        "desk:clearance", appointment_id=request.path_params["appointment_id"]
+        BACK_TO.get(back, "desk:clearance"), appointment_id=request.path_params["appointment_id"]
     ).path
     return RedirectResponse(url, 303)
 
@@ -365,7 +372,7 @@ def _parse_date(raw: str, field: str, label: str, errors: dict[str, str]) -> dat
 @requires(Role.FRONTDESK)
 async def desk_chase(request: Request) -> Response:
     form = await request.form()
-    values = {k: str(form.get(k, "")) for k in ("method", "outcome", "next_on")}
+    values = {k: str(form.get(k, "")) for k in ("method", "outcome", "next_on", "back")}
     clearance_id = await _open_clearance_id(request, form)
     errors: dict[str, str] = {}
     method = None
@@ -383,13 +390,14 @@ async def desk_chase(request: Request) -> Response:
                 outcome=values["outcome"],
                 next_on=next_on,
                 actor=actor_of(request),
+                today=today_in(settings_of(request).zone),
             )
         except InvalidInput as invalid:
             errors = invalid.field_errors
         except ClinicError as refused:
-            return _back(request, refused.message, "error")
+            return _back(request, refused.message, "error", back=str(form.get("back", "")))
         else:
-            return _back(request, "Chase logged.")
+            return _back(request, "Chase logged.", back=str(form.get("back", "")))
     if not values["outcome"].strip():
         errors.setdefault("outcome", "Enter the outcome")
     return await _render_desk(request, errors=errors, values=values, form="chase", status=422)
@@ -402,8 +410,12 @@ async def desk_received(request: Request) -> Response:
     try:
         await mark_received(db_of(request), clearance_id, actor=actor_of(request))
     except ClinicError as refused:
-        return _back(request, refused.message, "error")
-    return _back(request, "Marked received. A clinician will record the outcome.")
+        return _back(request, refused.message, "error", back=str(form.get("back", "")))
+    return _back(
+        request,
+        "Marked received. A clinician will record the outcome.",
+        back=str(form.get("back", "")),
+    )
 
 
 # The physician letter

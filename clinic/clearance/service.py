@@ -148,9 +148,11 @@ async def log_chase(
     outcome: str,
     next_on: date | None,
     actor: Actor,
+    today: date,
 ) -> ClearanceChase:
+    """`today` is the clinic's date (in its zone), which the next chase may not precede."""
     errors = _text(outcome, "outcome", "outcome", required=True)
-    if next_on is not None and next_on < now_utc().date():
+    if next_on is not None and next_on < today:
         errors["next_on"] = "The next chase must be today or later"
     if errors:
         raise InvalidInput("Check the chase.", field_errors=errors)

@@ -10,7 +10,9 @@ The statements of a day:
 4. closures of the location;
 5. the appointments, with everything a card shows (clinic/desk/cards.py);
 6. their payments, summed per appointment, kind and state;
-7. the visits still waiting for a clearance over the next two weeks (the to-do list).
+7. the visits still waiting for a clearance over the next two weeks (the to-do list);
+8. and 9. the booked visits that need attention, and their therapists' credentials
+   (clinic/desk/attention.py; the page shows how many).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from clinic.booking.service import day_bounds
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clearance.pages import clearance_deadline
 from clinic.clients.models import Client
+from clinic.desk.attention import needs_attention
 from clinic.desk.cards import Card, desk_settings, load_cards, primary_location_id
 from clinic.desk.cards import shown as shown_where
 from clinic.desk.grid import (
@@ -113,6 +116,9 @@ class DayView:
     now: datetime | None
     now_place: str
     todo: Todo
+    # How many booked visits of the next CHASE_DAYS can no longer go ahead as booked
+    # (`/desk/attention`).
+    attention: int = 0
 
     @property
     def cards(self) -> list[Card]:
@@ -190,7 +196,9 @@ async def _roster(
                 *hours_on,
             ),
         )
-        .order_by(Therapist.display_name, Therapist.id, WeeklyHours.start_time)
+        .order_by(
+            Therapist.display_order, Therapist.display_name, Therapist.id, WeeklyHours.start_time
+        )
     )
     if therapist_id is not None:
         # One therapist's week: theirs whether or not they still work here.
@@ -265,7 +273,7 @@ async def day_view(
     show_all: bool = False,
     show_cancelled: bool = False,
 ) -> DayView:
-    """The day in columns, in seven statements whatever the number of therapists or
+    """The day in columns, in nine statements whatever the number of therapists or
     appointments."""
     day_start, day_end = day_bounds(day, zone)
     settings = await desk_settings(session)
@@ -286,6 +294,9 @@ async def day_view(
     chases = await _chases(
         session, day_start, day_start + timedelta(days=CHASE_DAYS), settings.deadline_hours
     )
+    # The next two weeks only: the page and its minute poll stay cheap however far ahead
+    # the clinic books; the list itself looks 90 days ahead.
+    attention = await needs_attention(session, now=now, days=CHASE_DAYS)
 
     by_therapist: dict[int, list[Card]] = defaultdict(list)
     for card in cards:
@@ -298,7 +309,6 @@ async def day_view(
         hours = () if closed else roster.on(tid, day, zone)
         facts[tid] = (hours, column_state(hours, time_off.get(tid, []), closed))
     shown = [tid for tid in names if show_all or by_therapist[tid] or facts[tid][1] == "working"]
-    shown.sort(key=lambda tid: (names[tid].casefold(), tid))
     grid = grid_for(
         day,
         zone,
@@ -345,6 +355,7 @@ async def day_view(
         now=now if now_shown else None,
         now_place=now_place,
         todo=todo,
+        attention=len(attention),
     )
 
 

@@ -290,6 +290,19 @@ async def listing_care(
     return care_need(bookable(plan_for(intake, now=now_utc(), clinic=clinic, visit_start=None)))
 
 
+async def listing_care_for_client(
+    session: AsyncSession, client_id: int, *, cancer_history: bool | None
+) -> tuple[CareNeed | None, bool]:
+    """The desk's list of free times for a known client: their current intake's standing
+    needs, else the gate answer; and whether an intake was on file."""
+    intake = await current_intake(session, client_id, now_utc())
+    if intake is None:
+        return gate_need(cancer_history), False
+    clinic = await clinic_screening(session)
+    plan = bookable(plan_for(intake, now=now_utc(), clinic=clinic, visit_start=None))
+    return care_need(plan), True
+
+
 async def care_for_appointment(
     session: AsyncSession, appointment_id: int, *, start: datetime, now: datetime
 ) -> BookingCare:

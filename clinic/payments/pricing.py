@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from clinic.booking.policies import DEPOSIT_KINDS, Policies, PolicyError
+from clinic.booking.policies import DEPOSIT_KINDS, RANGES, Policies, PolicyError
 from clinic.payments.states import PaymentKind
 
 # Stripe's minimum charge per currency, in minor units (docs.stripe.com/currencies,
@@ -92,9 +92,14 @@ def check_service_rule(kind: str | None, value: int | None) -> None:
         raise PolicyError("deposit_value must be a whole number of 0 or more.")
     if kind == "percent" and value is not None and value > 100:
         raise PolicyError("deposit_value must be between 0 and 100 for a percent deposit.")
+    highest = RANGES["deposit_value"][1]
+    if kind == "fixed" and value is not None and value > highest:
+        raise PolicyError(f"deposit_value must be between 0 and {highest}.")
 
 
 RECEIPT_OPTION = "payments.receipt"
+# The highest tax rate a receipt setting takes, in basis points (50%).
+TAX_RATE_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,11 @@ def receipt_settings_from(values: Any) -> ReceiptSettings:
         if name in values and (not isinstance(values[name], str) or len(values[name]) > 200):
             raise PolicyError(f"{name} must be text of at most 200 characters.")
     rate = values.get("tax_rate_basis_points", 0)
-    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= 5000:
-        raise PolicyError("tax_rate_basis_points must be a whole number from 0 to 5000 (50%).")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= TAX_RATE_LIMIT:
+        raise PolicyError(
+            f"tax_rate_basis_points must be a whole number from 0 to {TAX_RATE_LIMIT} "
+            f"({TAX_RATE_LIMIT // 100}%)."
+        )
     if not isinstance(values.get("prices_include_tax", True), bool):
         raise PolicyError("prices_include_tax must be true or false.")
     return ReceiptSettings(**values)

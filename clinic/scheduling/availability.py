@@ -109,6 +109,40 @@ class BookingRules:
     level_rules: LevelRules = field(default_factory=LevelRules)
 
 
+@dataclass(frozen=True)
+class RuleOverrides:
+    """What the front desk may set aside for one booking, with a reason that is audited:
+    the therapist's working hours and the minimum notice. Never the overlap guard, time
+    off, closures, rooms or the training a client's care needs: those stay checked."""
+
+    outside_hours: bool = False
+    inside_notice: bool = False
+
+    def __bool__(self) -> bool:
+        return self.outside_hours or self.inside_notice
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name in ("outside_hours", "inside_notice") if getattr(self, name)]
+
+    def relax(self, rules: BookingRules) -> BookingRules:
+        # Any minute may be asked for: the desk types the time, it does not pick from a grid.
+        return replace(
+            rules,
+            slot_interval=OVERRIDE_STEP,
+            minimum_notice=timedelta(0) if self.inside_notice else rules.minimum_notice,
+        )
+
+    def widen(self, therapist: TherapistCalendar) -> TherapistCalendar:
+        return replace(therapist, hours=WHOLE_DAY) if self.outside_hours else therapist
+
+
+NO_OVERRIDES = RuleOverrides()
+OVERRIDE_STEP = timedelta(minutes=1)
+# "Outside working hours": any time of the local day (time off still blocks it).
+WHOLE_DAY = tuple(WorkingHours(weekday, time(0, 0), time(23, 59)) for weekday in range(7))
+
+
 @dataclass(frozen=True, order=True)
 class Slot:
     start: datetime

@@ -15,6 +15,7 @@ from clinic.clock import now_utc
 from clinic.db import Database
 from clinic.scheduling.availability import (
     CareNeed,
+    RuleOverrides,
     Slot,
     available_slots,
     rooms_in_preference_order,
@@ -67,13 +68,15 @@ async def free_times(
     ignoring_appointment: int | None = None,
     only_day_of: datetime | None = None,
     care: CareNeed | None = None,
+    overrides: RuleOverrides | None = None,
 ) -> FreeTimes | None:
     """Free times for a service on local dates first_day..last_day under the clinic's
     policies, or None when the service does not exist. `ignoring_appointment` is the one
     being moved: its own time does not count as busy. `only_day_of`: derive only the local
     day holding that instant (which the caller cannot name before the zone is known; the
     given dates must cover it). `care`: the client's care plan narrows the therapists and
-    rooms offered; a service longer than the plan's session cap has no free times."""
+    rooms offered; a service longer than the plan's session cap has no free times.
+    `overrides`: the rules the front desk sets aside for this booking (with a reason)."""
     now = now_utc()
     async with db.reading() as session:
         loaded = await load_availability_input(
@@ -92,19 +95,24 @@ async def free_times(
         first_day = last_day = only_day_of.astimezone(loaded.zone).date()
     need = care.tighten(loaded.need) if care is not None else loaded.need
     capped = care is not None and not care.allows(loaded.need.duration)
+    rules = policies.booking_rules()
+    therapists = loaded.therapists
+    if overrides:
+        rules = overrides.relax(rules)
+        therapists = tuple(overrides.widen(therapist) for therapist in therapists)
     slots = (
         []
         if capped
         else available_slots(
             zone=loaded.zone,
             need=need,
-            therapists=loaded.therapists,
+            therapists=therapists,
             rooms=loaded.rooms,
             closures=loaded.closures,
             first_day=first_day,
             last_day=last_day,
             now=now,
-            rules=policies.booking_rules(),
+            rules=rules,
         )
     )
     return FreeTimes(
@@ -152,7 +160,7 @@ async def public_therapists(session: AsyncSession, on: date) -> list[PublicThera
                 therapist_location.c.location_id == location.id,
                 Therapist.id.in_(list(services)),
             )
-            .order_by(Therapist.display_name, Therapist.id)
+            .order_by(Therapist.display_order, Therapist.display_name, Therapist.id)
         )
     )
     credentials: dict[int, list[CredentialFacts]] = {}

@@ -16,7 +16,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    func,
+    select,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.db import Base, UTCDateTime
@@ -37,6 +41,14 @@ class CredentialKind(StrEnum):
     ONCOLOGY_EDUCATOR = "oncology_educator"
     LYMPHEDEMA_MLD_CDT = "lymphedema_mld_cdt"
     OTHER = "other"
+
+
+def _after_the_last(context: DefaultExecutionContext) -> int:
+    """A new therapist goes last, whichever path adds the row (the admin form, the demo,
+    tests). Rows inserted together get the same number, so their order falls to their
+    names, alike on both databases."""
+    highest = context.connection.scalar(select(func.coalesce(func.max(Therapist.display_order), 0)))
+    return int(highest or 0) + 10
 
 
 therapist_location = Table(
@@ -67,6 +79,8 @@ class Therapist(Base):
     # Completed oncology sessions here, kept by the transition to completed (and back),
     # so that deriving a level never counts through years of history.
     oncology_sessions_here: Mapped[int] = mapped_column(Integer, default=0)
+    # Where online booking and the desk's columns place them (lowest first; ties by name).
+    display_order: Mapped[int] = mapped_column(Integer, default=_after_the_last)
 
     @property
     def oncology_sessions(self) -> int:
@@ -114,3 +128,21 @@ class Credential(Base):
             hours=self.hours,
             supervised_hands_on=self.supervised_hands_on,
         )
+
+
+class CredentialExpiryWarning(Base):
+    """An expiry warning emailed to the admins: one row per credential, expiry date and
+    threshold (days before expiry), so that no warning is ever sent twice. A new expiry
+    date (the same credential corrected) starts its warnings afresh."""
+
+    __tablename__ = "credential_expiry_warning"
+    __table_args__ = (
+        UniqueConstraint("credential_id", "expires_on", "threshold_days"),
+        CheckConstraint("threshold_days >= 0", name="threshold_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("credential.id", ondelete="CASCADE"))
+    expires_on: Mapped[date] = mapped_column(Date)
+    threshold_days: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, NoMatchFound, Router
 from starlette.templating import Jinja2Templates
 
 from clinic.booking.service import short_name
@@ -29,14 +32,73 @@ STATUS_LABELS = {
 }
 
 
-def _request_context(request: Request) -> dict[str, Any]:
-    """What every page may use: its flash messages, who is signed in, the CSRF token."""
-    flashes = consume_flashes(request) if hasattr(request.state, "flash_incoming") else []
+def _page_context(request: Request, flashes: list[Any]) -> dict[str, Any]:
     return {
         "flashes": flashes,
         "staff": getattr(request.state, "staff", None),
         "csrf_token": lambda: csrf_token(request),
     }
+
+
+def _request_context(request: Request) -> dict[str, Any]:
+    """What every page may use: its flash messages, who is signed in, the CSRF token."""
+    flashes = consume_flashes(request) if hasattr(request.state, "flash_incoming") else []
+    return _page_context(request, flashes)
+
+
+def block_response(
+    templates: Jinja2Templates, request: Request, name: str, block: str, context: dict[str, Any]
+) -> HTMLResponse:
+    """One block of a page (what an htmx poll asks for), with the page's context but for
+    its flash messages: a block shows none, so they wait for the next whole page."""
+    template = templates.get_template(name)
+    values = {**context, **_page_context(request, []), "request": request}
+    return HTMLResponse("".join(template.blocks[block](template.new_context(values))))
+
+
+# Each router's routes by name, kept on the router: a page with a hundred cards asks for
+# hundreds of links, and Starlette's own lookup tries every route in turn for each
+# (clinic/routes.py has ~150).
+_INDEX = "_clinic_routes_by_name"
+
+
+def _route_named(router: Router, name: str) -> BaseRoute | None:
+    index: dict[str, BaseRoute] | None = getattr(router, _INDEX, None)
+    if index is None:
+        index = {}
+        for route in router.routes:
+            route_name = getattr(route, "name", None)
+            if isinstance(route_name, str):
+                index.setdefault(route_name, route)
+        setattr(router, _INDEX, index)
+    return index.get(name)
+
+
+class LinkPath(str):
+    """A link as pages write it: the path from the site's root, so that it holds behind
+    any proxy whatever Host it forwards (and `.path`, as Starlette's URL has)."""
+
+    __slots__ = ()
+
+    @property
+    def path(self) -> str:
+        return str(self)
+
+
+@jinja2.pass_context
+def _url_for(context: Mapping[str, Any], name: str, /, **path_params: Any) -> LinkPath:
+    """Pages' `url_for`: the route found through the index, or (a mounted app's own
+    routes) Starlette's way."""
+    request: Request = context["request"]
+    router = request.scope.get("router")
+    route = _route_named(router, name) if isinstance(router, Router) else None
+    try:
+        if route is None:
+            raise NoMatchFound(name, path_params)
+        path = route.url_path_for(name, **path_params)
+    except NoMatchFound:
+        return LinkPath(request.url_for(name, **path_params).path)
+    return LinkPath(request.scope.get("root_path", "") + path)
 
 
 def make_templates(default_zone: str) -> Jinja2Templates:
@@ -48,6 +110,7 @@ def make_templates(default_zone: str) -> Jinja2Templates:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["url_for"] = _url_for
     env.globals["clinic_zone"] = clinic_zone
     env.globals["status_labels"] = STATUS_LABELS
     env.globals["short_name"] = short_name

@@ -176,6 +176,7 @@ async def test_the_list_shows_status_and_derived_level_with_a_change_link_per_ro
     await sign_in_demo(http, seeded)
     page = await http.get("/admin/therapists")
     assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
     words = text_of(page.text)
     assert "Naomi Okafor Active Level 4 Change" in words
     assert "Elena Vasquez Active" in words

@@ -103,3 +103,17 @@ async def test_a_forged_session_cookie_is_just_anonymous(http: httpx2.AsyncClien
     assert response.status_code == 303
     home = await http.get("/")
     assert home.status_code == 200
+
+
+async def test_an_htmx_request_after_the_session_ends_sends_the_whole_page_to_sign_in(
+    db: Database, http: httpx2.AsyncClient
+) -> None:
+    with clock.frozen_at(T0):
+        await factories.sign_in_as(http, db, Role.FRONTDESK)
+    with clock.frozen_at(T0 + timedelta(minutes=45)):
+        poll = await http.get("/desk/2026-03-07", headers={"HX-Request": "true", **BACKGROUND})
+    # Not a redirect htmx would follow and swap into the grid.
+    assert poll.status_code == 204
+    assert poll.headers["hx-redirect"] == "/login?next=/desk/2026-03-07"
+    page = await http.get(poll.headers["hx-redirect"])
+    assert "signed out after 15 minutes without activity" in page.text

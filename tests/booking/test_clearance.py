@@ -114,6 +114,7 @@ async def test_bone_metastases_wait_until_a_covering_clearance_confirms_them(
         outcome="Left a message with the nurse line",
         next_on=date(2026, 11, 30),
         actor=desk,
+        today=date(2026, 11, 27),
     )
     await mark_received(seeded, clearance.id, actor=desk)
     with pytest.raises(PermissionDenied):

@@ -43,27 +43,47 @@ def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * MICROS)
 
 
-def _move_one(connection: sqlite3.Connection, candidates: list[int], start: datetime) -> int:
+MOVE = (
+    "UPDATE appointment SET starts_at = starts_at + ?, ends_at = ends_at + ?,"
+    " blocked_from = blocked_from + ?, blocked_until = blocked_until + ?,"
+    " room_id = NULL WHERE id = ?"
+)
+
+
+def _move_one(
+    connection: sqlite3.Connection, candidates: list[int], start: datetime, keep: set[int]
+) -> int:
     """Move the first of `candidates` that fits at `start` without overlapping another
-    visit of its therapist or room (the database refuses overlaps), keeping its length
-    and buffers; its id."""
+    visit of its therapist (the database refuses overlaps), keeping its length and
+    buffers; its id. The room is let go: in the busy afternoon every room may be taken.
+    When every therapist is busy then, the first candidate's therapist is freed by
+    cancelling what overlaps (in this copy only), never a visit in `keep`."""
     for appointment_id in candidates:
         (starts_at,) = connection.execute(
             "SELECT starts_at FROM appointment WHERE id = ?", (appointment_id,)
         ).fetchone()
         shift = _micros(start) - starts_at
         try:
-            connection.execute(
-                "UPDATE appointment SET starts_at = starts_at + ?, ends_at = ends_at + ?,"
-                " blocked_from = blocked_from + ?, blocked_until = blocked_until + ?"
-                " WHERE id = ?",
-                (shift, shift, shift, shift, appointment_id),
-            )
+            connection.execute(MOVE, (shift, shift, shift, shift, appointment_id))
         except sqlite3.IntegrityError:
             continue
         candidates.remove(appointment_id)
         return appointment_id
-    raise AssertionError(f"no booked visit of the coming weeks fits at {start}")
+    appointment_id = candidates.pop(0)
+    therapist_id, starts_at, blocked_from, blocked_until = connection.execute(
+        "SELECT therapist_id, starts_at, blocked_from, blocked_until FROM appointment WHERE id = ?",
+        (appointment_id,),
+    ).fetchone()
+    shift = _micros(start) - starts_at
+    kept = ",".join(str(i) for i in keep) or "0"
+    connection.execute(
+        "UPDATE appointment SET status = 'cancelled' WHERE therapist_id = ? AND id != ?"
+        f" AND id NOT IN ({kept}) AND blocked_from < ? AND blocked_until > ?"
+        " AND status IN ('held', 'pending_clearance', 'confirmed', 'checked_in', 'completed')",
+        (therapist_id, appointment_id, blocked_until + shift, blocked_from + shift),
+    )
+    connection.execute(MOVE, (shift, shift, shift, shift, appointment_id))
+    return appointment_id
 
 
 def pick_visits(path: Path) -> tuple[int, int]:
@@ -98,10 +118,16 @@ def pick_visits(path: Path) -> tuple[int, int]:
             ]
             if not check_in:
                 soon = min(now + timedelta(minutes=10), midnight + timedelta(days=1, minutes=-1))
-                check_in = [_move_one(connection, spare, soon.replace(second=0, microsecond=0))]
+                check_in = [
+                    _move_one(connection, spare, soon.replace(second=0, microsecond=0), set())
+                ]
             if not no_show:
                 begun = max(now - timedelta(minutes=1), midnight)
-                no_show = [_move_one(connection, spare, begun.replace(second=0, microsecond=0))]
+                no_show = [
+                    _move_one(
+                        connection, spare, begun.replace(second=0, microsecond=0), {check_in[0]}
+                    )
+                ]
     return check_in[0], no_show[0]
 
 

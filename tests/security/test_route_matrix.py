@@ -150,6 +150,18 @@ EXPECTED: dict[tuple[str, str], Case] = {
     # from), one visit's panel and its moves (no such visit: "not found" for the desk).
     ("GET", "/desk/{day:desk_day}"): staff_only("/desk/2026-11-27", Role.FRONTDESK),
     ("GET", "/desk/week"): staff_only("/desk/week", Role.FRONTDESK),
+    # The desk's own row height: no choice in the form is 422 for the desk.
+    ("POST", "/desk/density"): staff_only("/desk/density", Role.FRONTDESK, 422),
+    # Booking for a client: the directory, adding a client (an empty form: its errors),
+    # the choosing form and its steps (no such client: "not found").
+    ("GET", "/desk/book"): staff_only("/desk/book?q=lee", Role.FRONTDESK),
+    ("POST", "/desk/clients"): staff_only("/desk/clients", Role.FRONTDESK, 422),
+    ("GET", "/desk/book/{client_id:id}"): staff_only("/desk/book/999999", Role.FRONTDESK, 404),
+    ("POST", "/desk/book/{client_id:id}"): staff_only("/desk/book/999999", Role.FRONTDESK, 404),
+    ("POST", "/desk/book/{client_id:id}/confirm"): staff_only(
+        "/desk/book/999999/confirm", Role.FRONTDESK, 404
+    ),
+    ("GET", "/desk/attention"): staff_only("/desk/attention", Role.FRONTDESK),
     ("GET", "/desk/appointments/{appointment_id:id}"): staff_only(
         "/desk/appointments/999999", Role.FRONTDESK, 404
     ),
@@ -161,6 +173,19 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/desk/appointments/{appointment_id:id}/no-show/undo"): staff_only(
         "/desk/appointments/999999/no-show/undo", Role.FRONTDESK, 404
+    ),
+    # Moving and cancelling a visit: no such visit is "not found" for the desk.
+    ("GET", "/desk/appointments/{appointment_id:id}/move"): staff_only(
+        "/desk/appointments/999999/move", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/move"): staff_only(
+        "/desk/appointments/999999/move", Role.FRONTDESK, 404
+    ),
+    ("GET", "/desk/appointments/{appointment_id:id}/cancel"): staff_only(
+        "/desk/appointments/999999/cancel", Role.FRONTDESK, 404
+    ),
+    ("POST", "/desk/appointments/{appointment_id:id}/cancel"): staff_only(
+        "/desk/appointments/999999/cancel", Role.FRONTDESK, 404
     ),
     # Clearances: an appointment or clearance that does not exist is "not found" for those
     # allowed; the guard refuses everyone else first.
@@ -333,6 +358,18 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/admin/closures"): staff_only("/admin/closures", Role.ADMIN, 422),
     ("POST", "/admin/closures/{closure_id:id}/remove"): staff_only(
         "/admin/closures/999999/remove", Role.ADMIN, 404
+    ),
+    # Policies: an empty form is 422 for an admin; the desk and therapists are refused.
+    ("GET", "/admin/policies"): staff_only("/admin/policies", Role.ADMIN),
+    ("GET", "/admin/policies/{section}"): staff_only("/admin/policies/booking", Role.ADMIN),
+    ("POST", "/admin/policies/{section}"): staff_only("/admin/policies/booking", Role.ADMIN, 422),
+    # The order in booking: a service or therapist that does not exist is "not found".
+    ("GET", "/admin/order"): staff_only("/admin/order", Role.ADMIN),
+    ("POST", "/admin/order/services/{service_id:id}"): staff_only(
+        "/admin/order/services/999999", Role.ADMIN, 404, direction="up"
+    ),
+    ("POST", "/admin/order/therapists/{therapist_id:id}"): staff_only(
+        "/admin/order/therapists/999999", Role.ADMIN, 404, direction="up"
     ),
     # End of admin set-up.
     # Client booking pages: open to everyone, signed in or not. Each step without the

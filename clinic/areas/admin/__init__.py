@@ -1,8 +1,9 @@
 """Admin pages: staff accounts and their roles; therapists with their details, services,
 weekly hours, time off and credentials; credentials about to expire; services, rooms and
-closures. Thin: each page reads its form, calls one use case in clinic/admin/, and renders
-or redirects. A form with bad input comes back with 422, its values kept and each message
-beside its field."""
+closures; the clinic's policies; the order of services and therapists in booking. Thin:
+each page reads its form, calls one use case in clinic/admin/, and renders or redirects.
+A form with bad input comes back with 422, its values kept and each message beside its
+field."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from clinic.areas.admin.catalogue import (
     service_save,
     services,
 )
+from clinic.areas.admin.display_order import display_order, service_move, therapist_move
+from clinic.areas.admin.policies import policies, policy_section, policy_section_save
 from clinic.areas.admin.therapists import (
     credential_create,
     credential_new_form,
@@ -59,15 +62,20 @@ __all__ = [
     "credential_create",
     "credential_new_form",
     "credential_verify",
+    "display_order",
     "expiring",
     "new_user",
     "new_user_form",
+    "policies",
+    "policy_section",
+    "policy_section_save",
     "room_create",
     "room_new_form",
     "room_page",
     "room_save",
     "rooms",
     "service_create",
+    "service_move",
     "service_new_form",
     "service_page",
     "service_save",
@@ -79,6 +87,7 @@ __all__ = [
     "therapist_details_save",
     "therapist_hours_form",
     "therapist_hours_save",
+    "therapist_move",
     "therapist_new_form",
     "therapist_page",
     "therapist_reactivate",

@@ -10,10 +10,13 @@ from clinic.admin import closures as closures_admin
 from clinic.admin import rooms as rooms_admin
 from clinic.admin import services as services_admin
 from clinic.admin.forms import checked, form_values
+from clinic.admin.policies import deposit_words
 from clinic.areas.admin.common import actor, currency, moment, render, visits_phrase
 from clinic.auth.models import Role
 from clinic.auth.web import requires
+from clinic.booking.policy_store import load_policies
 from clinic.errors import InvalidInput
+from clinic.payments.settings_store import FOLLOW_CLINIC
 from clinic.web.context import db_of
 from clinic.web.flash import flash
 from clinic.web.formatting import long_date
@@ -43,6 +46,7 @@ async def _service_page(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
+    clinic_rule = await load_policies(db_of(request))
     return render(
         request,
         "admin/service_form.html",
@@ -55,6 +59,9 @@ async def _service_page(
             "levels": services_admin.LEVEL_CHOICES,
             "attribute_labels": services_admin.ROOM_ATTRIBUTE_LABELS,
             "currency": currency(request),
+            "clinic_deposit": deposit_words(
+                clinic_rule.deposit_kind, clinic_rule.deposit_value, currency(request)
+            ),
         },
         status=status,
     )
@@ -75,7 +82,12 @@ async def service_new_form(request: Request) -> Response:
     return await _service_page(
         request,
         page=None,
-        values={"buffer_before": "0", "buffer_after": "15", "active": "yes"},
+        values={
+            "buffer_before": "0",
+            "buffer_after": "15",
+            "active": "yes",
+            "deposit_rule": FOLLOW_CLINIC,
+        },
         flags={"lymphedema": False, "online": True},
         attributes=["massage_table"],
         errors={},

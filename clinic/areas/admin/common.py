@@ -23,9 +23,12 @@ ROLE_LABELS = {
 def render(
     request: Request, template: str, context: dict[str, object], status: int = 200
 ) -> Response:
-    return templates_of(request).TemplateResponse(
+    response = templates_of(request).TemplateResponse(
         request, template, {"role_labels": ROLE_LABELS, **context}, status_code=status
     )
+    # Staff names, credentials and clients' visits: never kept by a browser or a proxy.
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def actor(request: Request) -> int:
