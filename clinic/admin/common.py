@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,14 +46,21 @@ async def last_change(
     session: AsyncSession, subject_type: str, subject_id: int
 ) -> LastChange | None:
     """The newest audit entry about the record: one indexed lookup (subject type and id)."""
+    return await last_change_where(
+        session,
+        and_(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == str(subject_id)),
+    )
+
+
+async def last_change_where(
+    session: AsyncSession, *subjects: ColumnElement[bool]
+) -> LastChange | None:
+    """The newest audit entry matching any of `subjects` (conditions on its subject)."""
     row = (
         await session.execute(
             select(AuditEntry.occurred_at, AuditEntry.actor_label, User.name)
             .outerjoin(User, User.id == AuditEntry.actor_user_id)
-            .where(
-                AuditEntry.subject_type == subject_type,
-                AuditEntry.subject_id == str(subject_id),
-            )
+            .where(or_(*subjects))
             .order_by(AuditEntry.id.desc())
             .limit(1)
         )

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
-from clinic.admin.common import LastChange, refused
+from clinic.admin.common import LastChange, last_change_where, refused
 from clinic.admin.forms import Checker
 from clinic.admin.policy_sections import (
     BOOKING,
@@ -33,7 +33,6 @@ from clinic.admin.policy_sections import (
     section_named,
 )
 from clinic.audit import AuditEntry
-from clinic.auth.models import User
 from clinic.booking.policies import (
     DEPOSIT_KINDS,
     OPTION_KEY,
@@ -288,22 +287,13 @@ def _form_value(setting: Setting, stored: Stored, store: Store, currency: str) -
 async def _last_change(session: AsyncSession, section: Section) -> LastChange | None:
     """The newest audit entry about any of the section's settings, from this page or the
     CLI: one lookup on the (subject type, subject id) index."""
-    conditions = [
-        and_(AuditEntry.subject_type == store.subject_type, AuditEntry.subject_id.in_(names))
-        for store, names in section.stores
-    ]
-    row = (
-        await session.execute(
-            select(AuditEntry.occurred_at, AuditEntry.actor_label, User.name)
-            .outerjoin(User, User.id == AuditEntry.actor_user_id)
-            .where(or_(*conditions))
-            .order_by(AuditEntry.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    return LastChange(at=row.occurred_at, by=row.name or row.actor_label or "the system")
+    return await last_change_where(
+        session,
+        *(
+            and_(AuditEntry.subject_type == store.subject_type, AuditEntry.subject_id.in_(names))
+            for store, names in section.stores
+        ),
+    )
 
 
 @dataclass(frozen=True)

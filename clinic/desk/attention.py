@@ -260,16 +260,29 @@ def _standing(found: Qualification) -> tuple[bool, int | None, bool]:
     return found.bookable, found.oncology_level, found.lymphedema
 
 
+def _problem(found: Qualification) -> ColumnElement[bool]:
+    """A visit the therapist cannot take while `found` holds (what `problems_of` checks)."""
+    if not found.bookable:
+        return true()
+    level = found.oncology_level or 0
+    wrong = [Service.min_oncology_level > level, AppointmentIntake.required_level > level]
+    if not found.lymphedema:
+        wrong.append(Service.needs_lymphedema.is_(True))
+    return or_(*wrong)
+
+
 def _may_need_attention(
     roster: _Roster, now: datetime, days: int, on_time_off: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """A superset of the visits `problems_of` flags, for the database to find: so that
     only those rows come back, however many visits are booked. Qualification is the
     booking rule, worked out per therapist and local day in Python (it changes on few
-    days); each run of days with one qualification becomes one condition."""
+    days). Therapists whose qualification holds all through share one condition per
+    qualification; each other run of days becomes its own."""
     conditions: list[ColumnElement[bool]] = [Therapist.active.is_(False), on_time_off]
     first = now.astimezone(roster.zone).date()
     last = (now + timedelta(days=days)).astimezone(roster.zone).date()
+    steady: dict[tuple[bool, int | None, bool], list[int]] = defaultdict(list)
     for therapist_id, count in roster.sessions.items():
         credentials = roster.credentials.get(therapist_id, [])
         runs: list[tuple[date, date, Qualification]] = []
@@ -282,26 +295,21 @@ def _may_need_attention(
             else:
                 runs.append((day, day, found))
             day += timedelta(days=1)
+        if len(runs) == 1:
+            steady[_standing(runs[0][2])].append(therapist_id)
+            continue
         for run_first, run_last, found in runs:
-            if found.bookable:
-                level = found.oncology_level or 0
-                wrong = [
-                    Service.min_oncology_level > level,
-                    AppointmentIntake.required_level > level,
-                ]
-                if not found.lymphedema:
-                    wrong.append(Service.needs_lymphedema.is_(True))
-                problem: ColumnElement[bool] = or_(*wrong)
-            else:
-                problem = true()
             conditions.append(
                 and_(
                     Appointment.therapist_id == therapist_id,
                     Appointment.starts_at >= day_bounds(run_first, roster.zone)[0],
                     Appointment.starts_at < day_bounds(run_last, roster.zone)[1],
-                    problem,
+                    _problem(found),
                 )
             )
+    for (bookable, level, lymphedema), therapist_ids in steady.items():
+        found = Qualification(bookable, level, lymphedema, reasons=())
+        conditions.append(and_(Appointment.therapist_id.in_(therapist_ids), _problem(found)))
     return or_(*conditions)
 
 
