@@ -312,6 +312,8 @@ async def visit_panel(request: Request) -> Response:
         "check_in_opens": check_in_opens(card.starts_at),
         "check_in_minutes": int(CHECK_IN_OPENS.total_seconds() // 60),
         "may_no_show": card.status in NO_SHOW_FROM and card.starts_at <= now,
+        # Back from a waiver without its reason: the waiver stays chosen.
+        "waive_chosen": request.query_params.get("fee") == "waive",
         "clearance_relevant": card.status is AppointmentStatus.PENDING_CLEARANCE
         or any(flag.key in ("clearance", "expiring") for flag in card.flags),
         "week_start": card.on(zone) - timedelta(days=card.on(zone).weekday()),

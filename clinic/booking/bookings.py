@@ -759,10 +759,12 @@ async def cancel_appointment(
 
 
 async def mark_no_show(
-    db: Database, appointment_id: int, *, actor_user_id: int | None = None
+    db: Database, appointment_id: int, *, actor_user_id: int | None = None, waive_reason: str = ""
 ) -> int:
     """The client did not come: the no-show fee is due (charged to a saved card by the
-    settlement that follows). Returns the fee."""
+    settlement that follows), unless the desk waives it with a reason (then nothing is
+    owed, and what was paid is refunded). Returns the fee."""
+    waived = waive_reason.strip()[:500]
 
     async def attempt() -> int:
         async with db.transaction() as session:
@@ -774,14 +776,18 @@ async def mark_no_show(
             check_transition(appointment.status, AppointmentStatus.NO_SHOW)
             policies = policies_from(await get_option(session, "booking.policies"))
             appointment.status = AppointmentStatus.NO_SHOW
-            appointment.fee_minor = no_show_fee(policies, appointment.price_minor)
+            due = no_show_fee(policies, appointment.price_minor)
+            appointment.fee_minor = 0 if waived else due
+            details: dict[str, object] = {"fee_minor": appointment.fee_minor}
+            if waived:
+                details |= {"waived_minor": due, "reason": waived}
             audit.record(
                 session,
                 "appointment.no_show",
                 actor_user_id=actor_user_id,
                 subject_type="appointment",
                 subject_id=appointment.id,
-                details={"fee_minor": appointment.fee_minor},
+                details=details,
             )
             enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
             return appointment.fee_minor

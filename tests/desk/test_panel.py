@@ -153,6 +153,39 @@ async def test_a_no_show_and_its_undo_drop_the_fee_and_ask_for_a_settlement(
     assert await _settlements(seeded, visit.appointment_id) == settlements + 1
 
 
+async def test_the_desk_may_waive_the_no_show_fee_with_a_reason(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    visit = await make_visit(seeded, starts_at=NOW - timedelta(minutes=40))
+    desk = await sign_in_desk(http, seeded)
+    unexplained = await post_form(http, visit.panel, f"{visit.panel}/no-show", {"fee": "waive"})
+    assert unexplained.status_code == 303
+    assert unexplained.headers["location"] == f"{visit.panel}?fee=waive#no-show"
+    page = await http.get(unexplained.headers["location"])
+    assert "Enter the reason for waiving the no-show fee." in page.text
+    assert 'id="fee-waive" name="fee" value="waive" checked' in page.text
+    assert (await appointment(seeded, visit.appointment_id)).status is AppointmentStatus.CONFIRMED
+
+    waived = await post_form(
+        http,
+        visit.panel,
+        f"{visit.panel}/no-show",
+        {"fee": "waive", "waive_reason": "Hospital admission"},
+    )
+    assert waived.status_code == 303
+    missed = await appointment(seeded, visit.appointment_id)
+    assert (missed.status, missed.fee_minor) == (AppointmentStatus.NO_SHOW, 0)
+    [entry] = await audit_entries(seeded, "appointment.no_show", visit.appointment_id)
+    assert entry.actor_user_id == desk.id
+    assert entry.details == {
+        "fee_minor": 0,
+        "waived_minor": 9500,
+        "reason": "Hospital admission",
+    }
+    page = await http.get(waived.headers["location"])
+    assert "The fee is waived" in page.text
+
+
 async def test_a_no_show_cannot_be_undone_once_its_time_is_booked_again(
     seeded: Database, http: httpx2.AsyncClient
 ) -> None:

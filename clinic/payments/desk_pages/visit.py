@@ -160,8 +160,21 @@ async def record_payment(request: Request) -> Response:
 async def no_show(request: Request) -> Response:
     appointment_id = int(request.path_params["appointment_id"])
     db = db_of(request)
+    form = await request.form()
+    waive = form.get("fee") == "waive"
+    reason = str(form.get("waive_reason", "")).strip()[:500]
+    if waive and not reason:
+        # Back to the panel's form, the waiver still chosen, with what is missing.
+        flash(request, "Enter the reason for waiving the no-show fee.", "error")
+        panel = request.url_for("desk:visit", appointment_id=appointment_id).path
+        return RedirectResponse(f"{panel}?fee=waive#no-show", 303)
     try:
-        fee = await mark_no_show(db, appointment_id, actor_user_id=signed_in_staff(request).user_id)
+        fee = await mark_no_show(
+            db,
+            appointment_id,
+            actor_user_id=signed_in_staff(request).user_id,
+            waive_reason=reason if waive else "",
+        )
     except Conflict as refused:
         return back_to_payments(request, appointment_id, refused.message, "error")
     category: Category = "success"
@@ -176,7 +189,11 @@ async def no_show(request: Request) -> Response:
     async with db.reading() as session:
         ledger = await ledger_of(session, appointment_id, provider=provider_of(request))
     currency = ledger.account.currency
-    parts = [f"Marked as a no-show. The fee is {money(fee, currency)}."]
+    parts = [
+        "Marked as a no-show. The fee is waived: anything paid is refunded."
+        if waive
+        else f"Marked as a no-show. The fee is {money(fee, currency)}."
+    ]
     fees = [p for p in ledger.payments if p.payment.kind is PaymentKind.NO_SHOW_FEE]
     waiting = [p for p in fees if p.payment.state is PaymentState.AWAITING_CLIENT]
     if any(p.payment.state is PaymentState.SUCCEEDED for p in fees):
