@@ -38,6 +38,7 @@ from clinic.staff.credentials import (
     LevelRules,
     Qualification,
     qualification_on,
+    qualification_runs,
 )
 from clinic.staff.models import Credential, CredentialKind, Therapist
 
@@ -256,10 +257,6 @@ async def _roster(session: AsyncSession, now: datetime, days: int) -> _Roster:
     return _Roster(credentials, sessions, rules, ZoneInfo(rows[0][4] if rows else "UTC"))
 
 
-def _standing(found: Qualification) -> tuple[bool, int | None, bool]:
-    return found.bookable, found.oncology_level, found.lymphedema
-
-
 def _problem(found: Qualification) -> ColumnElement[bool]:
     """A visit the therapist cannot take while `found` holds (what `problems_of` checks)."""
     if not found.bookable:
@@ -276,27 +273,20 @@ def _may_need_attention(
 ) -> ColumnElement[bool]:
     """A superset of the visits `problems_of` flags, for the database to find: so that
     only those rows come back, however many visits are booked. Qualification is the
-    booking rule, worked out per therapist and local day in Python (it changes on few
-    days). Therapists whose qualification holds all through share one condition per
-    qualification; each other run of days becomes its own."""
+    booking rule, as runs of days per therapist (`qualification_runs`). Therapists whose
+    qualification holds all through share one condition per qualification; each other
+    run of days becomes its own."""
     conditions: list[ColumnElement[bool]] = [Therapist.active.is_(False), on_time_off]
     first = now.astimezone(roster.zone).date()
     last = (now + timedelta(days=days)).astimezone(roster.zone).date()
     steady: dict[tuple[bool, int | None, bool], list[int]] = defaultdict(list)
     for therapist_id, count in roster.sessions.items():
         credentials = roster.credentials.get(therapist_id, [])
-        runs: list[tuple[date, date, Qualification]] = []
-        day = first
-        while day <= last:
-            found = qualification_on(credentials, day, oncology_sessions=count, rules=roster.rules)
-            # A run ends where what the rule reads changes (not its reasons' wording).
-            if runs and _standing(runs[-1][2]) == _standing(found):
-                runs[-1] = (runs[-1][0], day, found)
-            else:
-                runs.append((day, day, found))
-            day += timedelta(days=1)
+        runs = qualification_runs(
+            credentials, first, last, oncology_sessions=count, rules=roster.rules
+        )
         if len(runs) == 1:
-            steady[_standing(runs[0][2])].append(therapist_id)
+            steady[runs[0][2].standing].append(therapist_id)
             continue
         for run_first, run_last, found in runs:
             conditions.append(

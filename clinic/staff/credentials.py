@@ -103,6 +103,11 @@ class Qualification:
     lymphedema: bool  # False when not bookable
     reasons: tuple[str, ...]  # plain sentences why not bookable
 
+    @property
+    def standing(self) -> tuple[bool, int | None, bool]:
+        """What booking reads of it, without the reasons' wording."""
+        return self.bookable, self.oncology_level, self.lymphedema
+
 
 def format_date(day: date) -> str:
     """``1 November 2026``: no leading zero, English month names, no locale."""
@@ -197,6 +202,49 @@ def qualification_on(
         lymphedema=CredentialKind.LYMPHEDEMA_MLD_CDT in kinds,
         reasons=(),
     )
+
+
+def _may_change_on(credentials: Iterable[CredentialFacts], rules: LevelRules) -> set[date]:
+    """Every day `qualification_on` may answer differently from the day before: a
+    credential starts or has expired, or (with the CE-recency rule) leaves the window."""
+    days: set[date] = set()
+    for credential in credentials:
+        if credential.issued_on is not None:
+            days.add(credential.issued_on)
+            if rules.ce_recency_years is not None:
+                # The window is `_years_before(on)`..on: the day after this one leaves it
+                # (a day either side, for 29 February).
+                shifted = _years_before(credential.issued_on, -rules.ce_recency_years)
+                days.update(shifted + timedelta(days=step) for step in range(-1, 3))
+        if credential.expires_on is not None:
+            days.add(credential.expires_on + timedelta(days=1))
+    return days
+
+
+def qualification_runs(
+    credentials: Iterable[CredentialFacts],
+    first: date,
+    last: date,
+    *,
+    oncology_sessions: int = 0,
+    rules: LevelRules = LevelRules(),
+) -> list[tuple[date, date, Qualification]]:
+    """`qualification_on` for every day of first..last (inclusive), as runs of days that
+    answer alike (bookable, level, lymphedema): worked out only where it may change."""
+    credentials = tuple(credentials)
+    changes = {day for day in _may_change_on(credentials, rules) if first < day <= last}
+    starts = sorted(changes | {first})
+    runs: list[tuple[date, date, Qualification]] = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] - timedelta(days=1) if index + 1 < len(starts) else last
+        found = qualification_on(
+            credentials, start, oncology_sessions=oncology_sessions, rules=rules
+        )
+        if runs and runs[-1][2].standing == found.standing:
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
+        else:
+            runs.append((start, end, found))
+    return runs
 
 
 def oncology_level_on(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinic.staff.credentials import (
     CredentialFacts,
@@ -14,6 +17,7 @@ from clinic.staff.credentials import (
     format_date,
     oncology_level_on,
     qualification_on,
+    qualification_runs,
 )
 from clinic.staff.models import CredentialKind as K
 
@@ -511,3 +515,86 @@ def test_format_date_has_no_leading_zero(day: date, text: str) -> None:
 def test_level_rules_reject_negative_thresholds(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="negative"):
         LevelRules(**kwargs)
+
+
+# Runs of days: the same answers as asking day by day.
+
+_DAYS = st.dates(min_value=date(2023, 1, 1), max_value=date(2029, 12, 31))
+_CREDENTIAL = st.builds(
+    CredentialFacts,
+    kind=st.sampled_from(list(K)),
+    verified=st.booleans(),
+    issued_on=st.one_of(st.none(), _DAYS),
+    expires_on=st.one_of(st.none(), _DAYS),
+    hours=st.one_of(st.none(), st.integers(0, 200)),
+    supervised_hands_on=st.booleans(),
+)
+
+
+# A licence and insurance each time (else nobody is ever bookable), then anything.
+_BASICS = st.tuples(
+    *(
+        st.builds(
+            CredentialFacts,
+            kind=st.just(kind),
+            verified=st.just(True),
+            issued_on=st.one_of(st.none(), _DAYS),
+            expires_on=st.one_of(st.none(), _DAYS),
+        )
+        for kind in (K.MASSAGE_LICENCE, K.LIABILITY_INSURANCE)
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    basics=_BASICS,
+    others=st.lists(_CREDENTIAL, max_size=5),
+    first=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)),
+    span=st.integers(0, 400),
+    sessions=st.integers(0, 80),
+    recency=st.one_of(st.none(), st.integers(0, 3)),
+)
+def test_runs_of_days_agree_with_asking_day_by_day(
+    basics: tuple[CredentialFacts, CredentialFacts],
+    others: list[CredentialFacts],
+    first: date,
+    span: int,
+    sessions: int,
+    recency: int | None,
+) -> None:
+    credentials = [*basics, *others]
+    rules = LevelRules(ce_recency_years=recency)
+    last = first + timedelta(days=span)
+    runs = qualification_runs(credentials, first, last, oncology_sessions=sessions, rules=rules)
+    assert runs[0][0] == first
+    assert runs[-1][1] == last
+    day = first
+    for run_first, run_last, found in runs:
+        assert run_first == day
+        while day <= run_last:
+            asked = qualification_on(credentials, day, oncology_sessions=sessions, rules=rules)
+            assert asked.standing == found.standing, day
+            day += timedelta(days=1)
+    for earlier, later in pairwise(runs):
+        assert earlier[2].standing != later[2].standing
+
+
+@pytest.mark.parametrize(
+    ("issued", "leaves"),
+    [
+        (date(2024, 3, 10), date(2026, 3, 11)),
+        # Issued on 29 February: the window's start is 28 February in other years.
+        (date(2024, 2, 29), date(2026, 3, 1)),
+    ],
+)
+def test_a_run_ends_the_day_education_leaves_the_recency_window(issued: date, leaves: date) -> None:
+    rules = LevelRules(ce_recency_years=2)
+    foundational = cred(K.ONCOLOGY_FOUNDATIONAL, issued=issued, hours=24, hands_on=True)
+    credentials = [*BASE, foundational]
+    first, last = leaves - timedelta(days=20), leaves + timedelta(days=20)
+    runs = qualification_runs(credentials, first, last, rules=rules)
+    assert [(start, end, found.oncology_level) for start, end, found in runs] == [
+        (first, leaves - timedelta(days=1), 1),
+        (leaves, last, 0),
+    ]
