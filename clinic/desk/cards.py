@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
@@ -171,12 +171,37 @@ def shown(show_cancelled: bool) -> ColumnElement[bool]:
     return or_(Appointment.status.in_(SHOWN), cancelled)
 
 
+@dataclass(frozen=True)
+class VisitRow:
+    """The appointment's columns a card is made from."""
+
+    id: int
+    therapist_id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: AppointmentStatus
+    currency: str
+    price_minor: int
+    fee_minor: int
+
+    COLUMNS: ClassVar[tuple[Any, ...]] = (
+        Appointment.id,
+        Appointment.therapist_id,
+        Appointment.starts_at,
+        Appointment.ends_at,
+        Appointment.status,
+        Appointment.currency,
+        Appointment.price_minor,
+        Appointment.fee_minor,
+    )
+
+
 def _service_words(public_name: str, minutes: int) -> str:
     return public_name if "min" in public_name else f"{public_name}, {minutes} min"
 
 
 def _payment_words(
-    appointment: Appointment, receipt: ReceiptSettings, payments: Sequence[Any]
+    appointment: VisitRow, receipt: ReceiptSettings, payments: Sequence[Any]
 ) -> tuple[str, int]:
     """The payment state in words, from the ledger's rows, and the balance due."""
     paid = sum(row.applied for row in payments)
@@ -234,7 +259,8 @@ async def load_cards(
     rows = (
         await session.execute(
             select(
-                Appointment,
+                # The columns a card shows, not the whole row: a day has hundreds.
+                *VisitRow.COLUMNS,
                 Therapist.display_name,
                 Client.name,
                 Service.public_name,
@@ -276,18 +302,20 @@ async def load_cards(
     ):
         payments[row.appointment_id].append(row)
     cards = []
-    for (
-        appointment,
-        therapist_name,
-        client_name,
-        public_name,
-        minutes,
-        room_name,
-        intake_state,
-        modifications,
-        first,
-        until,
-    ) in rows:
+    width = len(VisitRow.COLUMNS)
+    for found in rows:
+        appointment = VisitRow(*found[:width])
+        (
+            therapist_name,
+            client_name,
+            public_name,
+            minutes,
+            room_name,
+            intake_state,
+            modifications,
+            first,
+            until,
+        ) = found[width:]
         words, balance = _payment_words(appointment, settings.receipt, payments[appointment.id])
         deadline = (
             clearance_deadline(appointment.starts_at, settings.deadline_hours)
@@ -326,14 +354,14 @@ async def load_cards(
     return cards
 
 
-def _look(appointment: Appointment) -> Look:
+def _look(appointment: VisitRow) -> Look:
     if appointment.status is AppointmentStatus.CANCELLED:
         return LOOKS["late_cancel" if appointment.fee_minor > 0 else "cancelled"]
     return LOOKS.get(appointment.status.value, LOOKS["confirmed"])
 
 
 def _flags(
-    appointment: Appointment,
+    appointment: VisitRow,
     *,
     zone: ZoneInfo,
     deadline: datetime | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -85,7 +86,18 @@ class Account:
         return max(self.paid_minor - self.charges_minor, 0)
 
 
-def charges_of(appointment: Appointment, receipt: ReceiptSettings) -> TaxLines:
+class Charged(Protocol):
+    """What a visit's charges are read from: an Appointment, or the desk's card row."""
+
+    @property
+    def status(self) -> AppointmentStatus: ...
+    @property
+    def fee_minor(self) -> int: ...
+    @property
+    def price_minor(self) -> int: ...
+
+
+def charges_of(appointment: Charged, receipt: ReceiptSettings) -> TaxLines:
     if appointment.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
         return TaxLines(appointment.fee_minor, 0, appointment.fee_minor)
     return tax_lines(appointment.price_minor, receipt)
