@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,36 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class SmtpSecurity(StrEnum):
+    # STARTTLS when the server offers it (smtp://).
+    OPPORTUNISTIC = "opportunistic"
+    # STARTTLS or fail (smtp+starttls://).
+    STARTTLS = "starttls"
+    # TLS from the first byte (smtps://).
+    TLS = "tls"
+
+
+SMTP_SCHEMES = {
+    "smtp": (SmtpSecurity.OPPORTUNISTIC, 25),
+    "smtp+starttls": (SmtpSecurity.STARTTLS, 587),
+    "smtps": (SmtpSecurity.TLS, 465),
+}
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where e-mail goes when CLINIC_SMTP_URL is set (clinic/notifications/smtp.py)."""
+
+    host: str
+    port: int
+    security: SmtpSecurity
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_seconds: float = 30.0
+    # Off only for a relay with a self-signed certificate: ?verify=0.
+    verify_certificate: bool = True
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -54,6 +84,8 @@ class Settings:
     stripe_webhook_secret: str = field(default="", repr=False)
     # Tests point the Stripe SDK at a stand-in server; empty means Stripe itself.
     stripe_api_base: str = ""
+    # CLINIC_SMTP_URL: real SMTP in every environment when set; else the console mailer.
+    smtp: SmtpServer | None = None
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +121,7 @@ class Settings:
             stripe_secret_key=stripe_secret_key,
             stripe_webhook_secret=stripe_webhook_secret,
             stripe_api_base=stripe_api_base,
+            smtp=smtp_server(env.get("CLINIC_SMTP_URL", "")),
         )
 
 
@@ -194,6 +227,48 @@ def _payments(env: Mapping[str, str]) -> tuple[PaymentsMode, str, str, str]:
                 f"STRIPE_API_BASE must be an http:// or https:// address (got {api_base!r})"
             )
     return mode, secret_key, webhook_secret, api_base
+
+
+def smtp_server(url: str) -> SmtpServer | None:
+    """CLINIC_SMTP_URL: smtp://[user:password@]host[:port] (STARTTLS when offered),
+    smtp+starttls:// (STARTTLS required) or smtps:// (TLS from the start), with
+    ?timeout=SECONDS and ?verify=0; user and password percent-encoded. Empty: no SMTP."""
+    url = url.strip()
+    if not url:
+        return None
+    problem = "CLINIC_SMTP_URL must look like smtps://user:password@mail.example.com:465"
+    try:
+        parts = urlsplit(url)
+        port_given = parts.port
+    except ValueError:
+        raise SettingsError(f"{problem} (its port is not a number)") from None
+    if parts.scheme not in SMTP_SCHEMES:
+        schemes = ", ".join(f"{scheme}://" for scheme in SMTP_SCHEMES)
+        raise SettingsError(f"{problem}: it must start with one of {schemes}")
+    if not parts.hostname:
+        raise SettingsError(f"{problem} (it names no server)")
+    security, default_port = SMTP_SCHEMES[parts.scheme]
+    options = dict(parse_qsl(parts.query))
+    unknown = set(options) - {"timeout", "verify"}
+    if unknown:
+        raise SettingsError(f"CLINIC_SMTP_URL: unknown option {', '.join(sorted(unknown))}")
+    try:
+        timeout = float(options.get("timeout", "30"))
+    except ValueError:
+        timeout = 0.0
+    if not 1 <= timeout <= 300:
+        raise SettingsError("CLINIC_SMTP_URL: timeout must be a number of seconds, 1 to 300")
+    if options.get("verify", "1") not in {"0", "1"}:
+        raise SettingsError("CLINIC_SMTP_URL: verify must be 1 or 0")
+    return SmtpServer(
+        host=parts.hostname,
+        port=port_given or default_port,
+        security=security,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        timeout_seconds=timeout,
+        verify_certificate=options.get("verify", "1") == "1",
+    )
 
 
 def _mail_from(value: str) -> str:

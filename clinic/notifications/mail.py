@@ -91,8 +91,13 @@ def loggable_message_id(message_id: str) -> str:
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:
-    """The mailer the settings ask for. Only the console mailer exists yet; an SMTP mailer
-    (a later issue) plugs in here, chosen by a setting, with the same `send`."""
+    """Real SMTP whenever CLINIC_SMTP_URL is set (development included); else the console
+    mailer's .eml files."""
+    if settings.smtp is not None:
+        # Imported here: clinic/notifications/smtp.py imports this module.
+        from clinic.notifications.smtp import SmtpMailer
+
+        return SmtpMailer(settings.smtp)
     return ConsoleMailer(settings.var_dir)
 
 

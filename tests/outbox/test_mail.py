@@ -152,7 +152,7 @@ def test_mail_from_defaults_and_is_validated(tmp_path: Path) -> None:
             Settings.from_env({**base, "CLINIC_MAIL_FROM": bad})
 
 
-def test_the_mailer_for_now_is_the_console_mailer(tmp_path: Path) -> None:
+def test_without_an_smtp_url_the_mailer_is_the_console_mailer(tmp_path: Path) -> None:
     settings = Settings.from_env({"CLINIC_VAR_DIR": str(tmp_path)})
     mailer = mailer_from_settings(settings)
     assert isinstance(mailer, ConsoleMailer)
