@@ -355,7 +355,21 @@
     }
   });
 
+  // --- Print buttons (the clearance letter): the CSP forbids onclick, so they are wired
+  // here, and hidden until then since without this file they would do nothing.
+
+  function setUpPrintButtons() {
+    var buttons = document.querySelectorAll("button[data-print]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].hidden = false;
+      buttons[i].addEventListener("click", function () {
+        window.print();
+      });
+    }
+  }
+
   function start() {
+    setUpPrintButtons();
     setUpShortcuts();
     focusArrival();
     adoptClock();

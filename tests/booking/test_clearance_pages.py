@@ -4,6 +4,7 @@ never sees clinical words, cannot record an outcome, and every staff read is aud
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -230,6 +231,9 @@ async def test_the_letter_shows_the_walton_pressure_and_signature_lines_and_is_a
         assert line in letter.text
     assert "Not advisable now" in letter.text
     assert "Low platelets or easy bruising" in letter.text
+    # Printing is wired by static/desk.js: the CSP refuses inline handlers.
+    assert "data-print hidden>Print this letter</button>" in letter.text
+    assert not re.search(r"\son[a-z]+=", letter.text)
     async with seeded.reading() as session:
         entry = await session.scalar(
             select(AuditEntry).where(
