@@ -41,6 +41,7 @@ from clinic.desk.moves import may_move
 from clinic.desk.preferences import set_desk_density
 from clinic.errors import Conflict, InvalidInput
 from clinic.payments.desk_pages import NO_SHOW_FROM
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.ids import parse_id
@@ -90,12 +91,6 @@ def parse_day(raw: str) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise ValueError(f"Enter a date between {FIRST_DAY.year} and {LAST_DAY.year}")
     return day
-
-
-def _no_store(response: Response) -> Response:
-    # Clients' names and payments: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def _filters(request: Request) -> dict[str, bool]:
@@ -153,7 +148,7 @@ def _bad_day(request: Request, raw: str, message: str) -> Response:
         },
         status_code=400,
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 async def _render_day(request: Request, day: date) -> Response:
@@ -197,7 +192,7 @@ async def _render_day(request: Request, day: date) -> Response:
         response = templates_of(request).TemplateResponse(request, "desk/day.html", context)
     # The same address answers the whole page or, to the poll, its live part.
     response.headers["vary"] = "HX-Request, HX-Target"
-    return _no_store(response)
+    return no_store(response)
 
 
 def _compact(request: Request) -> bool:
@@ -287,7 +282,7 @@ async def week(request: Request) -> Response:
     response = templates_of(request).TemplateResponse(
         request, "desk/week.html", context, status_code=400 if errors else 200
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 # One visit's panel
@@ -323,7 +318,7 @@ async def visit_panel(request: Request) -> Response:
         "chase_labels": CHASE_LABELS,
     }
     response = templates_of(request).TemplateResponse(request, "desk/visit.html", context)
-    return _no_store(response)
+    return no_store(response)
 
 
 Move = Callable[..., Awaitable[VisitMoved]]

@@ -11,6 +11,7 @@ from clinic.auth.models import Role
 from clinic.auth.web import requires
 from clinic.clock import now_utc
 from clinic.desk.attention import ATTENTION_DAYS, needs_attention
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 
 
@@ -19,11 +20,10 @@ async def attention(request: Request) -> Response:
     now = now_utc()
     async with db_of(request).reading() as session:
         items = await needs_attention(session, now=now)
-    response = templates_of(request).TemplateResponse(
-        request,
-        "desk/attention.html",
-        {"items": items, "zone": settings_of(request).zone, "now": now, "days": ATTENTION_DAYS},
+    return no_store(
+        templates_of(request).TemplateResponse(
+            request,
+            "desk/attention.html",
+            {"items": items, "zone": settings_of(request).zone, "now": now, "days": ATTENTION_DAYS},
+        )
     )
-    # Clients' names and visits: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response

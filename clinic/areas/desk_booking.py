@@ -33,17 +33,13 @@ from clinic.desk import overrides
 from clinic.desk.booking import Choices, DayTimes
 from clinic.errors import ClinicError, InvalidInput
 from clinic.scheduling.availability import NO_OVERRIDES, RuleOverrides
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.formatting import clock_time, long_date
 from clinic.web.ids import parse_id
 
 CHOICE_FIELDS = ("service", "therapist", "day", "cancer")
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def _carried(request: Request) -> dict[str, str]:
@@ -93,7 +89,7 @@ async def _render_find(
     response = templates_of(request).TemplateResponse(
         request, "desk/book_find.html", context, status_code=status_code
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 @requires(Role.FRONTDESK)
@@ -389,15 +385,15 @@ async def _render_visit(
         "zone": zone,
         "today": today,
         "walk_in_at": desk_booking.walk_in_start(now_utc()),
-        "shown_day": _shown_day(values, today),
+        "shown_day": _shown_day(values),
     }
     response = templates_of(request).TemplateResponse(
         request, "desk/book_visit.html", context, status_code=status_code
     )
-    return _no_store(response)
+    return no_store(response)
 
 
-def _shown_day(values: dict[str, str], today: date) -> date | None:
+def _shown_day(values: dict[str, str]) -> date | None:
     try:
         return parse_day(values.get("day", ""))
     except ValueError:

@@ -30,6 +30,7 @@ from clinic.desk.cards import Card
 from clinic.desk.moves import choice_value, move_choices, parse_choice, why_not_movable
 from clinic.errors import Conflict, InvalidInput
 from clinic.intake.service import Deferred
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.formatting import clock_time, money, short_date
@@ -45,12 +46,6 @@ DEFERRED = (
     "The client's health form does not allow a visit on that date. Ask the clinical lead "
     "before moving it."
 )
-
-
-def _no_store(response: Response) -> Response:
-    # Clients' names, times and money: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def _appointment_id(request: Request) -> int:
@@ -76,7 +71,7 @@ def _render(
     response = templates_of(request).TemplateResponse(
         request, template, context, status_code=status
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 # Move

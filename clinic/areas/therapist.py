@@ -22,6 +22,7 @@ from clinic.intake.care_sheet import care_sheet
 from clinic.intake.summary import adaptations
 from clinic.therapist import completion, feed
 from clinic.therapist.day import FIRST_DAY, LAST_DAY, day_sheet, week_of, week_start
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 
@@ -51,12 +52,6 @@ def _path_day(request: Request) -> date:
     return day
 
 
-def _no_store(response: Response) -> Response:
-    # Health details: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
-
-
 async def _day_page(request: Request, day: date, *, template: str, view: str) -> Response:
     staff = signed_in_staff(request)
     zone = settings_of(request).zone
@@ -75,7 +70,7 @@ async def _day_page(request: Request, day: date, *, template: str, view: str) ->
             "is_today": day == now.astimezone(zone).date(),
         },
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 @requires(Role.THERAPIST)
@@ -140,7 +135,7 @@ async def appointment(request: Request) -> Response:
         "therapist/appointment.html",
         {"sheet": sheet, "zone": zone, "adaptations": adaptations},
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 def _back_to_day(request: Request, done: completion.Completed) -> Response:
@@ -203,7 +198,7 @@ async def _calendar_page(request: Request, *, new_token: str | None = None) -> R
         },
     )
     # The new link is shown once: never kept by a browser or a proxy.
-    return _no_store(response)
+    return no_store(response)
 
 
 @requires(Role.THERAPIST)

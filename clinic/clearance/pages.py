@@ -59,6 +59,7 @@ from clinic.intake.summary import (
 )
 from clinic.scheduling.models import Location, Service
 from clinic.staff.models import Therapist
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 from clinic.web.ids import parse_id
@@ -97,12 +98,6 @@ NO_SUCH_CLEARANCE = "There is no such clearance."
 def actor_of(request: Request) -> Actor:
     staff = signed_in_staff(request)
     return Actor(staff.user_id, frozenset(staff.roles))
-
-
-def _no_store(response: Response) -> Response:
-    # Clearance and health details: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 # What the pages read
@@ -295,7 +290,7 @@ async def _render_desk(
         },
         status_code=status,
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 # Where a desk form goes back to: this page, or the visit's panel when posted from there
@@ -500,7 +495,7 @@ async def letter(request: Request) -> Response:
             "printed_at": now_utc(),
         },
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 # The clinician's page
@@ -587,7 +582,7 @@ async def _render_clinical(
         },
         status_code=status,
     )
-    return _no_store(response)
+    return no_store(response)
 
 
 @requires(Role.CLINICAL_LEAD, Role.THERAPIST)

@@ -27,6 +27,7 @@ from clinic.errors import Conflict, InvalidInput
 from clinic.intake.summary import PRESSURE_WORDS, adaptations
 from clinic.scheduling.models import Service
 from clinic.staff.models import Therapist
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import flash
 
@@ -57,21 +58,21 @@ async def _render(
             session, request.path_params["appointment_id"], user_id=staff.user_id
         )
         names = await _names(session, review)
-    response = templates_of(request).TemplateResponse(
-        request,
-        "clinical/review_visit.html",
-        {
-            "review": review,
-            "names": names,
-            "lines": adaptations(review.plan),
-            "pressure_words": PRESSURE_WORDS,
-            "errors": errors or {},
-            "zone": settings_of(request).zone,
-        },
-        status_code=status,
+    return no_store(
+        templates_of(request).TemplateResponse(
+            request,
+            "clinical/review_visit.html",
+            {
+                "review": review,
+                "names": names,
+                "lines": adaptations(review.plan),
+                "pressure_words": PRESSURE_WORDS,
+                "errors": errors or {},
+                "zone": settings_of(request).zone,
+            },
+            status_code=status,
+        )
     )
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 @requires(Role.CLINICAL_LEAD)

@@ -36,7 +36,6 @@ from clinic.scheduling.models import Location, Service, TimeOff
 from clinic.staff.credentials import (
     CredentialFacts,
     LevelRules,
-    Qualification,
     qualification_on,
     qualification_runs,
 )
@@ -257,13 +256,17 @@ async def _roster(session: AsyncSession, now: datetime, days: int) -> _Roster:
     return _Roster(credentials, sessions, rules, ZoneInfo(rows[0][4] if rows else "UTC"))
 
 
-def _problem(found: Qualification) -> ColumnElement[bool]:
-    """A visit the therapist cannot take while `found` holds (what `problems_of` checks)."""
-    if not found.bookable:
+def _problem(standing: tuple[bool, int | None, bool]) -> ColumnElement[bool]:
+    """A visit the therapist cannot take with this `Qualification.standing` (bookable,
+    level, lymphedema): what `problems_of` checks."""
+    bookable, level, lymphedema = standing
+    if not bookable:
         return true()
-    level = found.oncology_level or 0
-    wrong = [Service.min_oncology_level > level, AppointmentIntake.required_level > level]
-    if not found.lymphedema:
+    wrong = [
+        Service.min_oncology_level > (level or 0),
+        AppointmentIntake.required_level > (level or 0),
+    ]
+    if not lymphedema:
         wrong.append(Service.needs_lymphedema.is_(True))
     return or_(*wrong)
 
@@ -294,12 +297,11 @@ def _may_need_attention(
                     Appointment.therapist_id == therapist_id,
                     Appointment.starts_at >= day_bounds(run_first, roster.zone)[0],
                     Appointment.starts_at < day_bounds(run_last, roster.zone)[1],
-                    _problem(found),
+                    _problem(found.standing),
                 )
             )
-    for (bookable, level, lymphedema), therapist_ids in steady.items():
-        found = Qualification(bookable, level, lymphedema, reasons=())
-        conditions.append(and_(Appointment.therapist_id.in_(therapist_ids), _problem(found)))
+    for standing, therapist_ids in steady.items():
+        conditions.append(and_(Appointment.therapist_id.in_(therapist_ids), _problem(standing)))
     return or_(*conditions)
 
 

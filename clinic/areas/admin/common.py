@@ -10,6 +10,7 @@ from starlette.responses import Response
 from clinic.auth.models import Role
 from clinic.auth.web import signed_in_staff
 from clinic.clock import now_utc
+from clinic.web.caching import no_store
 from clinic.web.context import settings_of, templates_of
 
 ROLE_LABELS = {
@@ -23,12 +24,11 @@ ROLE_LABELS = {
 def render(
     request: Request, template: str, context: dict[str, object], status: int = 200
 ) -> Response:
-    response = templates_of(request).TemplateResponse(
-        request, template, {"role_labels": ROLE_LABELS, **context}, status_code=status
+    return no_store(
+        templates_of(request).TemplateResponse(
+            request, template, {"role_labels": ROLE_LABELS, **context}, status_code=status
+        )
     )
-    # Staff names, credentials and clients' visits: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def actor(request: Request) -> int:

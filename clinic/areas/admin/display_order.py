@@ -17,9 +17,7 @@ from clinic.web.flash import flash
 @requires(Role.ADMIN)
 async def display_order(request: Request) -> Response:
     page = await order_admin.order_page(db_of(request))
-    response = render(request, "admin/display_order.html", {"page": page})
-    response.headers["cache-control"] = "no-store"
-    return response
+    return render(request, "admin/display_order.html", {"page": page})
 
 
 def _back(request: Request, anchor: str) -> Response:

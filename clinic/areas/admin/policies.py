@@ -16,15 +16,10 @@ from clinic.web.context import db_of
 from clinic.web.flash import flash
 
 
-def _private(response: Response) -> Response:
-    response.headers["cache-control"] = "no-store"
-    return response
-
-
 @requires(Role.ADMIN)
 async def policies(request: Request) -> Response:
     summaries = await policies_admin.policies_page(db_of(request), currency=currency(request))
-    return _private(render(request, "admin/policies.html", {"summaries": summaries}))
+    return render(request, "admin/policies.html", {"summaries": summaries})
 
 
 async def _form_page(
@@ -33,20 +28,18 @@ async def _form_page(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    return _private(
-        render(
-            request,
-            "admin/policies_form.html",
-            {
-                "form": form,
-                "section": form.section,
-                "values": form.values,
-                "errors": errors,
-                "currency": currency(request),
-                "deposit_words": policies_admin.DEPOSIT_WORDS,
-            },
-            status=status,
-        )
+    return render(
+        request,
+        "admin/policies_form.html",
+        {
+            "form": form,
+            "section": form.section,
+            "values": form.values,
+            "errors": errors,
+            "currency": currency(request),
+            "deposit_words": policies_admin.DEPOSIT_WORDS,
+        },
+        status=status,
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from clinic.booking.statuses import AppointmentStatus
 from clinic.payments.gateway import gateway_for
@@ -81,12 +80,6 @@ FEE_LABELS = {
     AppointmentStatus.NO_SHOW: "Missed appointment fee",
     AppointmentStatus.CANCELLED: "Late cancellation fee",
 }
-
-
-def no_store(response: Response) -> Response:
-    # Names and money: never kept by a browser or a proxy.
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def rate_words(basis_points: int) -> str:

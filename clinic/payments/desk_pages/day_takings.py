@@ -16,7 +16,8 @@ from clinic.auth.web import requires
 from clinic.booking.service import day_bounds
 from clinic.clock import today_in
 from clinic.payments.desk import Takings, takings_on
-from clinic.payments.desk_pages.common import METHOD_ORDER, METHOD_WORDS, no_store
+from clinic.payments.desk_pages.common import METHOD_ORDER, METHOD_WORDS
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 
 # Takings can be asked for any day in this range (day_bounds needs the day after).

@@ -15,12 +15,13 @@ from starlette.responses import Response
 from clinic.auth.models import Role
 from clinic.auth.web import requires
 from clinic.clock import now_utc
-from clinic.payments.desk_pages.common import no_store, provider_of, rate_words
+from clinic.payments.desk_pages.common import provider_of, rate_words
 from clinic.payments.desk_pages.ledger import ledger_of
 from clinic.payments.pricing import ReceiptSettings
 from clinic.payments.states import PaymentState
 from clinic.scheduling.models import Location
 from clinic.staff.models import Credential, CredentialKind
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 
 

@@ -18,7 +18,6 @@ from clinic.payments.desk import DeskPayment, record_desk_payment
 from clinic.payments.desk_pages.common import (
     DESK_CHOICES,
     METHOD_WORDS,
-    no_store,
     provider_of,
     rate_words,
 )
@@ -26,6 +25,7 @@ from clinic.payments.desk_pages.ledger import ledger_of
 from clinic.payments.gateway import gateway_for
 from clinic.payments.settlement import settle_appointment
 from clinic.payments.states import DESK_METHODS, PaymentKind, PaymentMethod, PaymentState
+from clinic.web.caching import no_store
 from clinic.web.context import db_of, settings_of, templates_of
 from clinic.web.flash import Category, flash
 from clinic.web.formatting import money
