@@ -54,6 +54,9 @@ VISITED = (
 CAPTURED = (PaymentState.SUCCEEDED, PaymentState.REFUNDED)
 SHORT = timedelta(minutes=20)
 BOOKING_KINDS = (PaymentKind.DEPOSIT, PaymentKind.FULL)
+# The client's other appointments, for "new client". Made once: an alias builds its column
+# proxies on first use, a cost every page would otherwise pay again.
+_EARLIER = aliased(Appointment, name="earlier")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ FLAG_KEY = (
 _FLAGS = {flag.key: flag for flag in FLAG_KEY}
 
 
-@dataclass(frozen=True)
+# Not frozen: `grid.lanes` sets `place` on the page's own cards, hundreds a page, where a
+# copy of each would cost more than the rest of placing them.
+@dataclass(slots=True)
 class Card:
     appointment_id: int
     client_name: str
@@ -241,11 +246,10 @@ async def load_cards(
     zone: ZoneInfo,
 ) -> list[Card]:
     """The cards of the appointments `where` selects, in time order, in two statements."""
-    earlier = aliased(Appointment)
     first_visit = ~exists().where(
-        earlier.client_id == Appointment.client_id,
-        earlier.starts_at < Appointment.starts_at,
-        earlier.status.in_(VISITED),
+        _EARLIER.client_id == Appointment.client_id,
+        _EARLIER.starts_at < Appointment.starts_at,
+        _EARLIER.status.in_(VISITED),
     )
     clearance_until = (
         select(func.max(Clearance.valid_until))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -121,7 +121,7 @@ class Grid:
 
 
 def lanes(cards: list[Card], grid: Grid) -> list[Card]:
-    """Place each card; overlapping ones side by side, in lanes."""
+    """Place each card (setting its `place`); overlapping ones side by side, in lanes."""
     placed: list[Card] = []
     cluster: list[tuple[Card, int]] = []
     cluster_end: datetime | None = None
@@ -131,7 +131,8 @@ def lanes(cards: list[Card], grid: Grid) -> list[Card]:
         for card, lane in cluster:
             where = grid.place(card.starts_at, card.ends_at)
             where += f" desk-lane-{min(lane + 1, MAX_LANES)} desk-lanes-{count}"
-            placed.append(replace(card, place=where))
+            card.place = where
+            placed.append(card)
 
     for card in sorted(cards, key=lambda c: (c.starts_at, c.appointment_id)):
         if cluster_end is not None and card.starts_at >= cluster_end:
