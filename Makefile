@@ -36,6 +36,16 @@ run: install
 test: install-dev lint typecheck
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
+## fuzz: Schemathesis against the JSON API at length (500 examples per operation, 200
+## call sequences; SQLite, and PostgreSQL when it answers). Override with CLINIC_FUZZ_*.
+.PHONY: fuzz
+fuzz: install-dev
+	CLINIC_FUZZ_EXAMPLES=$${CLINIC_FUZZ_EXAMPLES:-500} \
+	CLINIC_FUZZ_SCENARIOS=$${CLINIC_FUZZ_SCENARIOS:-200} \
+	CLINIC_FUZZ_STEPS=$${CLINIC_FUZZ_STEPS:-10} \
+	CLINIC_FUZZ_BACKENDS=$${CLINIC_FUZZ_BACKENDS:-sqlite,postgresql} \
+	$(BIN)/python -m pytest -n 0 tests/api/test_schemathesis.py
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

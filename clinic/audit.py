@@ -54,7 +54,13 @@ AUDIT_SEAL_LOCK = 0x61756469742E7365
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        Index("ix_audit_entry_subject", "subject_type", "subject_id"),
+        # The admin review's filters (clinic/admin/audit_review.py): a time range, and one
+        # member of staff's entries newest first.
+        Index("ix_audit_entry_occurred_at", "occurred_at"),
+        Index("ix_audit_entry_actor", "actor_user_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -1,10 +1,12 @@
-"""The `clinic` command: serve, migrate, seed-demo, create-user, check, audit, worker."""
+"""The `clinic` command: serve, migrate, seed-demo, create-user, check, backup, restore, audit,
+worker."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -176,6 +178,24 @@ def create_user(email: str, name: str, roles: tuple[str, ...]) -> None:
     click.echo(f"Created user {user_id} <{email.strip().lower()}> with roles {', '.join(roles)}.")
 
 
+@main.command("reset-second-factor")
+@click.option("--email", required=True, help="The staff member's sign-in email address.")
+def reset_second_factor(email: str) -> None:
+    """Clear a staff member's two-step sign-in (lost phone and recovery codes)."""
+    from clinic.auth.account import reset_second_factor as reset
+    from clinic.errors import ClinicError
+
+    try:
+        had_one = _on_database(lambda db: reset(db, email, actor_label="cli"))
+    except ClinicError as error:
+        raise click.ClickException(error.message) from None
+    if had_one:
+        click.echo(f"Cleared two-step sign-in for {email.strip().lower()}: they sign in with")
+        click.echo("their password and, if their role requires it, set it up again.")
+    else:
+        click.echo(f"{email.strip().lower()} had no two-step sign-in; nothing else changed.")
+
+
 @main.command()
 def check() -> None:
     """Report configuration problems; exits non-zero when there are any."""
@@ -191,6 +211,84 @@ def check() -> None:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.message}")
     if not all(r.ok for r in results):
         sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it already exists.")
+def backup_command(path: Path, force: bool) -> None:
+    """Copy the whole database to the file PATH while the app keeps running.
+
+    Everything the clinic keeps is in its database, the clearance documents (physicians'
+    letters) included, so this one file is a complete backup. SQLite: a SQLite file made
+    with the online backup API. PostgreSQL: a pg_dump archive (custom format); pg_dump and
+    pg_restore must be on PATH, no older than the server. The file holds health
+    information: encrypt it and keep it off the app's machine (SECURITY.md). Audited.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from clinic import backup as backups
+
+    settings = _settings()
+    try:
+        made = _run(backups.back_up(settings.database_url, path, force=force))
+    except backups.BackupError as error:
+        raise click.ClickException(error.message) from None
+    except DBAPIError as error:
+        raise click.ClickException(f"Could not read the database: {error.orig}") from None
+    except OSError as error:
+        raise click.ClickException(f"Could not write the backup: {error}") from None
+    click.echo(
+        f"Backed up {backups.describe(settings.database_url)} to {made.path}\n"
+        f"  {made.size} bytes, SHA-256 {made.sha256}, schema revision {made.revision}."
+    )
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Restore without asking for confirmation.")
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the whole database with the backup in PATH (made by `clinic backup`).
+
+    Every change made since the backup is lost, the audit trail's too; the restore itself
+    is added to the restored trail. PATH must be a backup of the configured kind of
+    database (SQLite or PostgreSQL) at a schema revision this version knows; an older one
+    needs `clinic migrate` afterwards. The app may keep running (the database changes in
+    one step), but restart it afterwards so that nothing it remembered survives.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from clinic import backup as backups
+
+    settings = _settings()
+    target = backups.describe(settings.database_url)
+    try:
+        checked = backups.inspect_file(settings.database_url, path)
+        if not yes:
+            click.confirm(
+                f"Replace everything in {target} with the backup {checked.path}"
+                f" (schema revision {checked.revision})? Every change since it was made"
+                " will be lost",
+                abort=True,
+            )
+        report = _run(backups.restore(settings.database_url, checked))
+    except backups.BackupError as error:
+        raise click.ClickException(error.message) from None
+    except DBAPIError as error:
+        raise click.ClickException(f"Could not reach the database: {error.orig}") from None
+    click.echo(f"Restored {target} from {checked.path} (SHA-256 {checked.sha256}).")
+    if checked.schema is backups.SchemaStatus.OLDER:
+        click.echo(
+            f"The backup's schema (revision {checked.revision}) is older than this version"
+            " of the app: run `clinic migrate` before starting the app."
+        )
+    if report.chain is None:
+        click.echo("The restore could not be added to this old schema's audit trail.")
+    elif not report.chain.ok:
+        click.echo(f"Audit trail BROKEN after the restore: {report.chain.problem}")
+        sys.exit(1)
+    else:
+        click.echo(f"Audit trail verified: {report.chain.sealed} entries sealed.")
 
 
 @main.group()

@@ -1,8 +1,9 @@
 """Imports every model so that Base.metadata is complete (Alembic and tests use it)."""
 
+from clinic.access.models import BreakGlassGrant
 from clinic.audit import AuditEntry, AuditSeal
 from clinic.auth.models import Role, SignInThrottle, StaffSession, User, UserRole
-from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink
+from clinic.booking.models import Appointment, IdempotencyRecord, ManageLink, ReminderOptOut
 from clinic.clearance.documents import ClearanceDocument
 from clinic.clearance.models import Clearance, ClearanceChase, PrevisitCheck
 from clinic.clients.models import Client, Consent
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEntry",
     "AuditSeal",
     "Base",
+    "BreakGlassGrant",
     "CalendarFeed",
     "Clearance",
     "ClearanceChase",
@@ -48,6 +50,7 @@ __all__ = [
     "PaymentEvent",
     "PrevisitCheck",
     "Refund",
+    "ReminderOptOut",
     "Role",
     "Room",
     "SavedCard",

@@ -10,6 +10,7 @@ from clinic.api import intakes as api_intakes
 from clinic.api import openapi
 from clinic.api import routes as api
 from clinic.areas import admin, clinical, desk, desk_attention, desk_booking, desk_visits, therapist
+from clinic.auth import account_pages, policy_pages
 from clinic.auth import routes as auth
 from clinic.booking import pages as booking
 from clinic.booking.pages import manage_check
@@ -31,6 +32,69 @@ def build_routes() -> list[Route | Mount]:
         Route("/login", auth.login_form, methods=["GET"], name="auth:login"),
         Route("/login", auth.login, methods=["POST"], name="auth:login_submit"),
         Route("/logout", auth.logout, methods=["POST"], name="auth:logout"),
+        # Staff second factor (clinic/auth/): the code step of signing in, each member's
+        # account security pages, and the admin's choice of roles that must use it.
+        Route("/login/code", auth.code_form, methods=["GET"], name="auth:code"),
+        Route("/login/code", auth.code_submit, methods=["POST"], name="auth:code_submit"),
+        Route("/account", account_pages.overview, methods=["GET"], name="account:security"),
+        Route(
+            "/account/second-factor",
+            account_pages.second_factor_page,
+            methods=["GET"],
+            name="account:second_factor",
+        ),
+        Route(
+            "/account/second-factor/start",
+            account_pages.second_factor_start,
+            methods=["POST"],
+            name="account:second_factor_start",
+        ),
+        Route(
+            "/account/second-factor/confirm",
+            account_pages.second_factor_confirm,
+            methods=["POST"],
+            name="account:second_factor_confirm",
+        ),
+        Route(
+            "/account/second-factor/off",
+            account_pages.second_factor_off,
+            methods=["POST"],
+            name="account:second_factor_off",
+        ),
+        Route(
+            "/account/recovery-codes",
+            account_pages.recovery_codes,
+            methods=["POST"],
+            name="account:recovery_codes",
+        ),
+        Route(
+            "/account/password",
+            account_pages.password_form,
+            methods=["GET"],
+            name="account:password",
+        ),
+        Route(
+            "/account/password",
+            account_pages.password_save,
+            methods=["POST"],
+            name="account:password_save",
+        ),
+        Route("/account/email", account_pages.email_form, methods=["GET"], name="account:email"),
+        Route(
+            "/account/email", account_pages.email_save, methods=["POST"], name="account:email_save"
+        ),
+        Route(
+            "/admin/second-factor",
+            policy_pages.second_factor_form,
+            methods=["GET"],
+            name="admin:second_factor",
+        ),
+        Route(
+            "/admin/second-factor",
+            policy_pages.second_factor_save,
+            methods=["POST"],
+            name="admin:second_factor_save",
+        ),
         Route("/desk/", desk.today, name="desk:today"),
         # The desk's calendar (clinic/areas/desk.py): a day, a therapist's week, one
         # visit's panel with check-in and the undos. `{day:desk_day}` only matches what
@@ -251,6 +315,12 @@ def build_routes() -> list[Route | Mount]:
             name="therapist:calendar_revoke",
         ),
         Route(
+            "/therapist/appointments/{appointment_id:id}/break-glass",
+            therapist.break_glass,
+            methods=["POST"],
+            name="therapist:break_glass",
+        ),
+        Route(
             "/therapist/appointments/{appointment_id:id}/complete",
             therapist.complete,
             methods=["POST"],
@@ -468,6 +538,21 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:therapist_move",
         ),
+        # The audit trail (clinic/areas/admin/audit.py): filter (GET), export and chain
+        # check (POSTs: each is itself audited).
+        Route("/admin/audit", admin.audit_trail, methods=["GET"], name="admin:audit"),
+        Route(
+            "/admin/break-glass",
+            admin.break_glass_grants,
+            methods=["GET"],
+            name="admin:break_glass",
+        ),
+        Route(
+            "/admin/audit/export", admin.audit_export, methods=["POST"], name="admin:audit_export"
+        ),
+        Route(
+            "/admin/audit/verify", admin.audit_verify, methods=["POST"], name="admin:audit_verify"
+        ),
         # End of admin set-up.
         # The client's booking flow and manage pages (clinic/booking/pages/).
         Route("/book", booking.service_form, methods=["GET"], name="book:service"),
@@ -560,6 +645,12 @@ def build_routes() -> list[Route | Mount]:
             booking.manage_cancel_submit,
             methods=["POST"],
             name="manage:cancel_submit",
+        ),
+        Route(
+            "/manage/{token}/reminders",
+            booking.manage_reminders_submit,
+            methods=["POST"],
+            name="manage:reminders",
         ),
         Route("/manage/{token}/check", manage_check.manage_check_form, name="manage:check"),
         Route(

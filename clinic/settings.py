@@ -10,11 +10,14 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from clinic.access.window import DEFAULT_DAYS_AHEAD, DEFAULT_DAYS_BACK, MAX_DAYS, CareWindow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -86,6 +89,14 @@ class Settings:
     stripe_api_base: str = ""
     # CLINIC_SMTP_URL: real SMTP in every environment when set; else the console mailer.
     smtp: SmtpServer | None = None
+    # CLINIC_STAFF_DIGEST_AT: the local time (the clinic location's zone) of the front
+    # desk's daily digest (clinic/notifications/staff_digest.py).
+    staff_digest_at: time = time(7, 0)
+    # CLINIC_CARE_WINDOW_DAYS_BACK / _AHEAD: when a visit's own therapist reads the
+    # client's health details (clinic/access/window.py).
+    care_window: CareWindow = field(default_factory=CareWindow)
+    # CLINIC_BREAK_GLASS_MINUTES: how long a break-glass grant lasts (clinic/access/).
+    break_glass_minutes: int = 60
 
     @property
     def is_production(self) -> bool:
@@ -122,6 +133,29 @@ class Settings:
             stripe_webhook_secret=stripe_webhook_secret,
             stripe_api_base=stripe_api_base,
             smtp=smtp_server(env.get("CLINIC_SMTP_URL", "")),
+            staff_digest_at=_time_of_day(
+                env.get("CLINIC_STAFF_DIGEST_AT", "07:00"), variable="CLINIC_STAFF_DIGEST_AT"
+            ),
+            care_window=CareWindow(
+                days_back=_whole_number(
+                    env.get("CLINIC_CARE_WINDOW_DAYS_BACK", str(DEFAULT_DAYS_BACK)),
+                    variable="CLINIC_CARE_WINDOW_DAYS_BACK",
+                    low=0,
+                    high=MAX_DAYS,
+                ),
+                days_ahead=_whole_number(
+                    env.get("CLINIC_CARE_WINDOW_DAYS_AHEAD", str(DEFAULT_DAYS_AHEAD)),
+                    variable="CLINIC_CARE_WINDOW_DAYS_AHEAD",
+                    low=0,
+                    high=MAX_DAYS,
+                ),
+            ),
+            break_glass_minutes=_whole_number(
+                env.get("CLINIC_BREAK_GLASS_MINUTES", "60"),
+                variable="CLINIC_BREAK_GLASS_MINUTES",
+                low=5,
+                high=24 * 60,
+            ),
         )
 
 
@@ -177,6 +211,25 @@ def _timezone(value: str) -> str:
             f"CLINIC_TIMEZONE must be an IANA time zone such as America/New_York (got {value!r})"
         ) from None
     return value
+
+
+def _time_of_day(value: str, *, variable: str) -> time:
+    """ "07:00" or "7:30": hours 0 to 23 and minutes, 24-hour clock."""
+    hours, colon, minutes = value.strip().partition(":")
+    if colon and 1 <= len(hours) <= 2 and len(minutes) == 2 and (hours + minutes).isascii():
+        try:
+            # int() refuses what is not a number; time() refuses 24:00 and 7:60.
+            return time(int(hours), int(minutes))
+        except ValueError:
+            pass
+    raise SettingsError(f"{variable} must be a 24-hour time such as 07:00 (got {value!r})")
+
+
+def _whole_number(value: str, *, variable: str, low: int, high: int) -> int:
+    text = value.strip()
+    if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    raise SettingsError(f"{variable} must be a whole number from {low} to {high} (got {value!r})")
 
 
 def _currency(value: str) -> str:

@@ -53,7 +53,11 @@ JOB_MODULES: tuple[str, ...] = (
     "clinic.admin.expiry_warnings",
     "clinic.booking.jobs",
     "clinic.clearance.jobs",
+    "clinic.notifications.clearance_emails",
+    "clinic.notifications.intake_emails",
     "clinic.payments.jobs",
+    "clinic.payments.notices",
+    "clinic.notifications.staff_digest",
 )
 
 DEFAULT_LEASE = timedelta(minutes=2)

@@ -265,6 +265,8 @@ def _shown(setting: Setting, stored: Stored, store: Store, currency: str) -> str
         return f"{_rate_text(int(value))}%"
     if setting.kind == "text":
         return str(value) or "Not set"
+    if setting.zero and int(value) == 0:
+        return setting.zero
     return _number_words(int(value), setting.unit)
 
 

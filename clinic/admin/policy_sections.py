@@ -30,6 +30,8 @@ class Setting:
     # The words for true and false of a yes/no setting, in the summary and the form.
     yes: str = "Yes"
     no: str = "No"
+    # What the summary says for a number setting at 0, when 0 means "off" or "at once".
+    zero: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,27 @@ _BOOKING_GROUPS = (
                 "No-show fee",
                 unit="%",
                 hint="A percent of the price, for a visit the client missed.",
+            ),
+        ),
+    ),
+    Group(
+        "Emails to clients",
+        (
+            Setting(
+                "confirmation_grace_minutes",
+                "Wait before confirming a booking",
+                unit="minutes",
+                hint="So a quick change or cancellation sends one email with the final "
+                "details. 0 sends the confirmation at once.",
+                zero="No wait: sent at once",
+            ),
+            Setting(
+                "reminder_hours_before",
+                "Reminder before the visit",
+                unit="hours",
+                hint="24 is the same time the day before, 48 two days before. 0 sends no "
+                "reminders. Clients can turn reminders off from their appointment's link.",
+                zero="No reminders",
             ),
         ),
     ),
@@ -334,7 +357,8 @@ SECTIONS: dict[str, Section] = {
         "booking",
         "Booking",
         "booking policies",
-        "When clients can book online, and what cancelling late or missing a visit costs.",
+        "When clients can book online, what cancelling late or missing a visit costs, and "
+        "when booking emails go out.",
         _BOOKING_GROUPS,
         ((BOOKING, _names(_BOOKING_GROUPS)),),
     ),

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -30,11 +31,12 @@ from clinic.booking.bookings import (
 )
 from clinic.booking.holds import Hold, owner_key, place_hold
 from clinic.booking.statuses import AppointmentSource
-from clinic.booking.taking import SlotRequest
+from clinic.booking.taking import OUT_OF_RANGE, SlotRequest, plausible_start
 from clinic.errors import ClinicError, InvalidInput
 from clinic.intake.models import IntakeState
 from clinic.web.context import db_of, settings_of
 from clinic.web.errors import ProblemResponse
+from clinic.web.ids import MAX_ID
 
 MAX_BODY = 64 * 1024
 
@@ -73,14 +75,24 @@ CANCER_HISTORY = Field(
 )
 
 
+def _plausible_start(start: datetime) -> datetime:
+    # Checked here too so that nothing (the care plan for the visit) computes with it first.
+    if not plausible_start(start):
+        raise PydanticCustomError("start_out_of_range", OUT_OF_RANGE)
+    return start
+
+
+Start = Annotated[AwareDatetime, AfterValidator(_plausible_start)]
+
+
 def yes_no(answer: YesNo | None) -> bool | None:
     return None if answer is None else answer == "yes"
 
 
 class HoldIn(Strict):
-    service_id: int = Field(ge=1)
-    start: AwareDatetime
-    therapist_id: int | None = Field(default=None, ge=1)
+    service_id: int = Field(ge=1, le=MAX_ID)
+    start: Start
+    therapist_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     email: str | None = Field(
         default=None, max_length=254, description="Replaces this email's earlier hold."
     )
@@ -90,17 +102,17 @@ class HoldIn(Strict):
 
 class BookingIn(Strict):
     hold_token: str | None = Field(default=None, min_length=10, max_length=100)
-    service_id: int | None = Field(default=None, ge=1)
-    therapist_id: int | None = Field(default=None, ge=1)
-    start: AwareDatetime | None = None
+    service_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    therapist_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    start: Start | None = None
     client: ClientIn
     intake_token: str | None = INTAKE_TOKEN
     cancer_history: YesNo | None = CANCER_HISTORY
 
 
 class RescheduleIn(Strict):
-    start: AwareDatetime
-    therapist_id: int | None = Field(default=None, ge=1)
+    start: Start
+    therapist_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CancelIn(Strict):

@@ -24,6 +24,7 @@ from clinic.api.schemas import (
     ServiceList,
     TherapistList,
 )
+from clinic.web.ids import MAX_ID
 
 MODELS: tuple[type[BaseModel], ...] = (ServiceList, TherapistList, Availability, Problem)
 RESPONSES: tuple[type[BaseModel], ...] = (HoldOut, BookedOut, BookingOut, IntakeSigned, IntakeOut)
@@ -36,6 +37,17 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _linked(response: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "links": links}
+
+
+def _link(operation_id: str, description: str, **fields: Any) -> dict[str, Any]:
+    """An OpenAPI link: what a client (and Schemathesis's stateful phase) may call next with
+    values from this exchange. `parameters` fill path or query parameters; `requestBody`
+    holds runtime expressions for the body's fields, the rest of the body is the caller's."""
+    return {"operationId": operation_id, "description": description, **fields}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -61,7 +73,7 @@ AVAILABILITY_PARAMETERS = [
     _query(
         "service_id",
         "A service id from /api/v1/services.",
-        {"type": "integer", "minimum": 1},
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         required=True,
     ),
     _query(
@@ -76,7 +88,7 @@ AVAILABILITY_PARAMETERS = [
     _query(
         "therapist_id",
         "Only this therapist's times.",
-        {"type": "integer", "minimum": 1},
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         required=False,
     ),
     _query(
@@ -180,7 +192,9 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "parameters": AVAILABILITY_PARAMETERS,
                     "responses": {
-                        "200": _json(Availability, "Free times, in start order."),
+                        "200": _linked(
+                            _json(Availability, "Free times, in start order."), AVAILABILITY_LINKS
+                        ),
                         "422": _problem("A parameter is missing or not right; see errors."),
                         **COMMON_ERRORS,
                     },
@@ -190,6 +204,60 @@ def openapi_document() -> dict[str, Any]:
         "components": {"schemas": definitions["$defs"]},
     }
 
+
+FIRST_SLOT = {
+    "service_id": "$request.query.service_id",
+    "start": "$response.body#/slots/0/start",
+    "therapist_id": "$response.body#/slots/0/therapist_id",
+}
+AVAILABILITY_LINKS = {
+    "HoldFirstSlot": _link("createHold", "Hold the first free time.", requestBody=FIRST_SLOT),
+    "BookFirstSlot": _link(
+        "createBooking", "Book the first free time in one step.", requestBody=FIRST_SLOT
+    ),
+}
+INTAKE_LINKS = {
+    "GetIntake": _link(
+        "getIntake", "Read the answers back.", parameters={"token": "$response.body#/intake_token"}
+    ),
+    "AvailabilityForIntake": _link(
+        "getAvailability",
+        "Free times with only the therapists and rooms the plan allows.",
+        parameters={"intake_token": "$response.body#/intake_token"},
+    ),
+    "HoldForIntake": _link(
+        "createHold",
+        "Hold a time planned from this intake.",
+        requestBody={"intake_token": "$response.body#/intake_token"},
+    ),
+    "BookForIntake": _link(
+        "createBooking",
+        "Book a time planned from this intake.",
+        requestBody={"intake_token": "$response.body#/intake_token"},
+    ),
+}
+HOLD_LINKS = {
+    "BookHold": _link(
+        "createBooking",
+        "Book the held time.",
+        requestBody={"hold_token": "$response.body#/hold_token"},
+    ),
+}
+
+
+def _manage_links(token: str) -> dict[str, Any]:
+    """What the client can do next with a booking's manage token."""
+    return {
+        "GetBooking": _link("getBooking", "Read the booking.", parameters={"token": token}),
+        "RescheduleBooking": _link(
+            "rescheduleBooking", "Move the booking.", parameters={"token": token}
+        ),
+        "CancelBooking": _link("cancelBooking", "Cancel the booking.", parameters={"token": token}),
+    }
+
+
+BOOKED_LINKS = _manage_links("$response.body#/manage_token")
+MANAGED_LINKS = _manage_links("$request.path.token")
 
 INTAKE_TOKEN = {
     "name": "token",
@@ -220,7 +288,7 @@ BOOKING_PATHS: dict[str, Any] = {
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": _body(IntakeIn),
             "responses": {
-                "201": _json(IntakeSigned, "Signed."),
+                "201": _linked(_json(IntakeSigned, "Signed."), INTAKE_LINKS),
                 **WRITE_ERRORS,
                 **COMMON_ERRORS,
             },
@@ -240,7 +308,11 @@ BOOKING_PATHS: dict[str, Any] = {
             "summary": "Hold a free time while the client gives their details",
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": _body(HoldIn),
-            "responses": {"201": _json(HoldOut, "Held."), **WRITE_ERRORS, **COMMON_ERRORS},
+            "responses": {
+                "201": _linked(_json(HoldOut, "Held."), HOLD_LINKS),
+                **WRITE_ERRORS,
+                **COMMON_ERRORS,
+            },
         }
     },
     "/api/v1/bookings": {
@@ -250,7 +322,11 @@ BOOKING_PATHS: dict[str, Any] = {
             "description": "Without therapist_id, anyone suitable is booked.",
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": _body(BookingIn),
-            "responses": {"201": _json(BookedOut, "Booked."), **WRITE_ERRORS, **COMMON_ERRORS},
+            "responses": {
+                "201": _linked(_json(BookedOut, "Booked."), BOOKED_LINKS),
+                **WRITE_ERRORS,
+                **COMMON_ERRORS,
+            },
         }
     },
     "/api/v1/bookings/{token}": {
@@ -258,7 +334,10 @@ BOOKING_PATHS: dict[str, Any] = {
             "operationId": "getBooking",
             "summary": "A booking, with what cancelling now would cost",
             "parameters": [TOKEN],
-            "responses": {"200": _json(BookingOut, "The booking."), **COMMON_ERRORS},
+            "responses": {
+                "200": _linked(_json(BookingOut, "The booking."), MANAGED_LINKS),
+                **COMMON_ERRORS,
+            },
         }
     },
     "/api/v1/bookings/{token}/reschedule": {
@@ -267,7 +346,11 @@ BOOKING_PATHS: dict[str, Any] = {
             "summary": "Move a booking to another free time, atomically",
             "parameters": [TOKEN, IDEMPOTENCY_KEY],
             "requestBody": _body(RescheduleIn),
-            "responses": {"200": _json(BookingOut, "Moved."), **WRITE_ERRORS, **COMMON_ERRORS},
+            "responses": {
+                "200": _linked(_json(BookingOut, "Moved."), MANAGED_LINKS),
+                **WRITE_ERRORS,
+                **COMMON_ERRORS,
+            },
         }
     },
     "/api/v1/bookings/{token}/cancel": {
@@ -277,7 +360,7 @@ BOOKING_PATHS: dict[str, Any] = {
             "parameters": [TOKEN, IDEMPOTENCY_KEY],
             "requestBody": _body(CancelIn),
             "responses": {
-                "200": _json(BookingOut, "Cancelled."),
+                "200": _linked(_json(BookingOut, "Cancelled."), MANAGED_LINKS),
                 **WRITE_ERRORS,
                 **COMMON_ERRORS,
             },

@@ -13,17 +13,18 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from clinic.access.break_glass import ReasonProblem, is_own_visit, open_grant
 from clinic.auth.models import Role
 from clinic.auth.web import requires, signed_in_staff
 from clinic.booking.service import short_name, therapist_for_user
 from clinic.clock import now_utc, today_in
 from clinic.errors import ClinicError, NotFound
-from clinic.intake.care_sheet import care_sheet
+from clinic.intake.care_sheet import NeedsBreakGlass, care_sheet
 from clinic.intake.summary import adaptations
 from clinic.therapist import completion, feed
 from clinic.therapist.day import FIRST_DAY, LAST_DAY, day_sheet, week_of, week_start
 from clinic.web.caching import no_store
-from clinic.web.context import db_of, settings_of, templates_of
+from clinic.web.context import client_ip, db_of, settings_of, templates_of
 from clinic.web.flash import flash
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -58,7 +59,13 @@ async def _day_page(request: Request, day: date, *, template: str, view: str) ->
     now = now_utc()
     async with db_of(request).transaction() as session:
         sheet = await day_sheet(
-            session, user_id=staff.user_id, day=day, zone=zone, now=now, view=view
+            session,
+            user_id=staff.user_id,
+            day=day,
+            zone=zone,
+            now=now,
+            window=settings_of(request).care_window,
+            view=view,
         )
     response = templates_of(request).TemplateResponse(
         request,
@@ -118,24 +125,87 @@ async def week(request: Request) -> Response:
 async def appointment(request: Request) -> Response:
     """One of the therapist's own visits with its care plan and the client's answers."""
     staff = signed_in_staff(request)
-    zone = settings_of(request).zone
-    async with db_of(request).transaction() as session:
-        therapist = await therapist_for_user(session, staff.user_id)
-        if therapist is None:
-            raise NotFound("Your account is not linked to a therapist profile.")
-        sheet = await care_sheet(
-            session,
-            request.path_params["appointment_id"],
-            therapist_id=therapist.id,
-            user_id=staff.user_id,
-            now=now_utc(),
-        )
+    settings = settings_of(request)
+    zone = settings.zone
+    try:
+        async with db_of(request).transaction() as session:
+            therapist = await therapist_for_user(session, staff.user_id)
+            if therapist is None:
+                raise NotFound("Your account is not linked to a therapist profile.")
+            sheet = await care_sheet(
+                session,
+                request.path_params["appointment_id"],
+                therapist_id=therapist.id,
+                user_id=staff.user_id,
+                now=now_utc(),
+                window=settings.care_window,
+            )
+    except NeedsBreakGlass as refused:
+        return _break_glass_page(request, refused, values={}, errors={})
     response = templates_of(request).TemplateResponse(
         request,
         "therapist/appointment.html",
         {"sheet": sheet, "zone": zone, "adaptations": adaptations},
     )
     return no_store(response)
+
+
+def _break_glass_page(
+    request: Request,
+    refused: NeedsBreakGlass,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    """Why the record is closed, and the form that opens it with a reason (403; 422 when
+    the reason given was refused)."""
+    response = templates_of(request).TemplateResponse(
+        request,
+        "therapist/break_glass.html",
+        {
+            "refused": refused,
+            "minutes": settings_of(request).break_glass_minutes,
+            "values": values,
+            "errors": errors,
+        },
+        status_code=422 if errors else 403,
+    )
+    return no_store(response)
+
+
+@requires(Role.THERAPIST)
+async def break_glass(request: Request) -> Response:
+    """Open a visit's health details outside the therapist's access, with a reason."""
+    staff = signed_in_staff(request)
+    settings = settings_of(request)
+    appointment_id = request.path_params["appointment_id"]
+    form = await request.form()
+    reason = str(form.get("reason", ""))
+    try:
+        await open_grant(
+            db_of(request),
+            user_id=staff.user_id,
+            appointment_id=appointment_id,
+            reason=reason,
+            now=now_utc(),
+            minutes=settings.break_glass_minutes,
+            ip_address=client_ip(request),
+        )
+    except ReasonProblem as problem:
+        async with db_of(request).reading() as session:
+            own = await is_own_visit(session, user_id=staff.user_id, appointment_id=appointment_id)
+        refused = NeedsBreakGlass(appointment_id, own=own, window=settings.care_window)
+        return _break_glass_page(
+            request, refused, values={"reason": reason}, errors={"reason": str(problem)}
+        )
+    flash(
+        request,
+        f"Opened for {settings.break_glass_minutes} minutes. Your reason and every read are "
+        "recorded for the clinic's review.",
+        "info",
+    )
+    target = request.url_for("therapist:appointment", appointment_id=appointment_id).path
+    return RedirectResponse(target, 303)
 
 
 def _back_to_day(request: Request, done: completion.Completed) -> Response:

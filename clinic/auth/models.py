@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.clock import now_utc
@@ -41,6 +41,16 @@ class User(Base):
     desk_density: Mapped[DeskDensity | None] = mapped_column(
         str_enum(DeskDensity, "desk_density"), nullable=True
     )
+    # The second factor (clinic/auth/second_factor.py). Secrets are sealed with a key
+    # derived from the app's secret key (clinic/auth/secret_box.py), never stored plain.
+    # In effect only once confirmed with a code; a set-up in progress keeps its own
+    # secret until it is confirmed or runs out, so a working one is not lost meanwhile.
+    totp_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The newest 30-second time step whose code was accepted: never accept it again.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    totp_pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
@@ -52,6 +62,10 @@ class User(Base):
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_confirmed_at is not None and self.totp_secret is not None
 
 
 class UserRole(Base):
@@ -91,3 +105,30 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the second factor. Only a keyed hash is kept
+    (clinic/auth/second_factor.py says why a fast one suffices)."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SecondFactorChallenge(Base):
+    """A sign-in halfway: the password was right, the code is still owed. It grants
+    nothing by itself (the session middleware never reads it), lives a few minutes and is
+    used once. Its cookie holds a random token; only the token's SHA-256 is stored."""
+
+    __tablename__ = "second_factor_challenge"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,11 @@
-"""Staff account use cases: creating accounts, signing in and out."""
+"""Staff account use cases: creating accounts, signing in and out.
+
+Signing in is one step, or two for a member with a second factor: a right password then
+starts a challenge (clinic/auth/codes.py) instead of a session, and account.py's
+`pass_challenge` starts the session once the code is right. A member whose role requires
+a second factor they have not set up gets a session that the role guard confines to the
+set-up page, with a set-up already started (the password was just given).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,12 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import func, select, update
 
 from clinic import audit
-from clinic.auth import throttle
+from clinic.auth import codes, throttle
 from clinic.auth.models import Role, SignInThrottle, User, UserRole
 from clinic.auth.passwords import (
     MAX_LENGTH,
@@ -22,14 +30,26 @@ from clinic.auth.passwords import (
     password_problem,
     verify_password_async,
 )
+from clinic.auth.second_factor import REQUIRED_ROLES_OPTION, must_set_up, required_roles_from
+from clinic.auth.secret_box import SecretBox
 from clinic.auth.sessions import SignedIn, end_session, end_user_sessions, start_session
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.errors import ClinicError, Conflict, InvalidInput, NotFound
+from clinic.options import get_option
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def valid_email_problem(email: str) -> str | None:
+    """Why a (normalised) sign-in e-mail address cannot be used, or None."""
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        return "Enter an email address in the correct format, like name@example.com"
+    if len(email) > 254 or any(c.isspace() for c in email):
+        return "Enter an email address in the correct format, like name@example.com"
+    return None
 
 
 async def create_user(
@@ -45,8 +65,8 @@ async def create_user(
     email = normalise_email(email)
     role_set = frozenset(roles)
     errors: dict[str, str] = {}
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        errors["email"] = "Enter an email address in the correct format, like name@example.com"
+    if problem := valid_email_problem(email):
+        errors["email"] = problem
     if not name.strip():
         errors["name"] = "Enter the person's name"
     if not role_set:
@@ -80,7 +100,9 @@ class TooManyAttempts(ClinicError):
     status_code = 429
     title = "Too many attempts"
 
-    def __init__(self, retry_after: datetime, now: datetime) -> None:
+    def __init__(
+        self, retry_after: datetime, now: datetime, *, what: str = "sign-in attempts"
+    ) -> None:
         if retry_after == throttle.LOCKED:
             message = (
                 "Sign-in to this account is locked after too many failed attempts. "
@@ -91,7 +113,7 @@ class TooManyAttempts(ClinicError):
             seconds = max(1, math.ceil((retry_after - now).total_seconds()))
             self.retry_after_seconds = seconds
             wait = f"{seconds} seconds" if seconds < 90 else f"{math.ceil(seconds / 60)} minutes"
-            message = f"Too many failed sign-in attempts. Wait {wait} and try again."
+            message = f"Too many failed {what}. Wait {wait} and try again."
         super().__init__(message)
 
 
@@ -111,15 +133,28 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+# "signed_in": `token` is a session. "code_needed": `token` is a challenge waiting for the
+# second factor (no session yet). "set_up_needed": `token` is a session confined to
+# setting up the second factor its roles require.
+SignInOutcome = Literal["signed_in", "code_needed", "set_up_needed"]
+
+
 @dataclass(frozen=True)
 class SignInResult:
     user_id: int
     token: str
     roles: frozenset[Role]
+    outcome: SignInOutcome = "signed_in"
 
 
 async def sign_in(
-    db: Database, *, email: str, password: str, ip_address: str, user_agent: str
+    db: Database,
+    *,
+    email: str,
+    password: str,
+    ip_address: str,
+    user_agent: str,
+    box: SecretBox,
 ) -> SignInResult:
     email = normalise_email(email)[:254]
     keys = [throttle.account_key(email), throttle.address_key(ip_address)]
@@ -148,7 +183,7 @@ async def sign_in(
 
     new_hash = await hash_password_async(password) if needs_rehash(user.password_hash) else None
 
-    async def start() -> str:
+    async def start() -> tuple[str, SignInOutcome]:
         assert user is not None
         async with db.transaction() as session:
             await throttle.clear(session, throttle.account_key(email))
@@ -157,6 +192,27 @@ async def sign_in(
                 await session.execute(
                     update(User).where(User.id == user.id).values(password_hash=new_hash)
                 )
+            details = {"ip": ip_address, "rehashed": new_hash is not None}
+            if user.has_second_factor:
+                token = await codes.start_challenge(session, user.id, now_utc())
+                audit.record(
+                    session,
+                    "user.password_accepted",
+                    actor_user_id=user.id,
+                    subject_type="user",
+                    subject_id=user.id,
+                    details={**details, "second_factor": "owed"},
+                )
+                return token, "code_needed"
+            required = required_roles_from(await get_option(session, REQUIRED_ROLES_OPTION))
+            outcome: SignInOutcome = "signed_in"
+            if must_set_up(user.roles, required, has_factor=False):
+                # The password was just given: that is the re-authentication the set-up
+                # asks for, so the set-up starts here.
+                locked = await session.get(User, user.id, with_for_update=True)
+                assert locked is not None
+                codes.begin_enrolment(locked, box, now_utc())
+                outcome = "set_up_needed"
             token = await start_session(session, user, ip_address=ip_address, user_agent=user_agent)
             audit.record(
                 session,
@@ -164,12 +220,15 @@ async def sign_in(
                 actor_user_id=user.id,
                 subject_type="user",
                 subject_id=user.id,
-                details={"ip": ip_address, "rehashed": new_hash is not None},
+                details={
+                    **details,
+                    "second_factor": "must_set_up" if outcome != "signed_in" else "none",
+                },
             )
-        return token
+        return token, outcome
 
-    token = await with_retries(start)
-    return SignInResult(user_id=user.id, token=token, roles=user.roles)
+    token, outcome = await with_retries(start)
+    return SignInResult(user_id=user.id, token=token, roles=user.roles, outcome=outcome)
 
 
 async def _audit_failure(
@@ -215,14 +274,14 @@ class StaffAccount:
 async def list_accounts(db: Database) -> list[StaffAccount]:
     async with db.reading() as session:
         users = list(await session.scalars(select(User).order_by(User.active.desc(), User.name)))
-        locked = set(
-            await session.scalars(
-                select(SignInThrottle.key).where(
-                    SignInThrottle.failures >= throttle.ACCOUNT.hard_stop_after
-                )
-            )
+        locked = await throttle.hard_stopped_keys(session)
+    return [
+        StaffAccount(
+            u,
+            throttle.account_key(u.email) in locked or throttle.second_factor_key(u.id) in locked,
         )
-    return [StaffAccount(u, throttle.account_key(u.email) in locked) for u in users]
+        for u in users
+    ]
 
 
 async def get_account(db: Database, user_id: int) -> StaffAccount:
@@ -230,8 +289,11 @@ async def get_account(db: Database, user_id: int) -> StaffAccount:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound("There is no staff account with that number.")
-        row = await session.get(SignInThrottle, throttle.account_key(user.email))
-    return StaffAccount(user, throttle.is_hard_stopped(row))
+        rows = [
+            await session.get(SignInThrottle, key)
+            for key in (throttle.account_key(user.email), throttle.second_factor_key(user.id))
+        ]
+    return StaffAccount(user, any(throttle.is_hard_stopped(row) for row in rows))
 
 
 async def update_account(
@@ -288,6 +350,7 @@ async def update_account(
             )
         if unlock:
             await throttle.clear(session, throttle.account_key(user.email))
+            await throttle.clear(session, throttle.second_factor_key(user.id))
             audit.record(
                 session,
                 "user.sign_in_unlocked",

@@ -2,7 +2,9 @@
 
 The cookie carries 256 random bits; the table stores only their SHA-256. Idle time counts
 only user-initiated requests, and last_seen_at is written at most once a minute so a busy
-day does not turn every page view into a write.
+day does not turn every page view into a write. Loading a session is one SELECT: the
+session, its user, the user's roles (one row each) and the clinic's second-factor
+requirement, joined.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
-from clinic.auth.models import DeskDensity, Role, StaffSession, User
+from clinic.auth.models import DeskDensity, Role, StaffSession, User, UserRole
+from clinic.auth.second_factor import REQUIRED_ROLES_OPTION, must_set_up, required_roles_from
 from clinic.clock import now_utc
 from clinic.db import Database
+from clinic.options import ClinicOption
 
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -37,6 +42,10 @@ class SignedIn:
     # The desk grid's row height (None: comfortable); loaded with the session, so the
     # day page costs no extra statement.
     desk_density: DeskDensity | None = None
+    # Whether a second factor is in effect, and whether one of the member's roles
+    # requires one they have not set up (then only the set-up page is open to them).
+    has_second_factor: bool = False
+    must_set_up_second_factor: bool = False
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -80,24 +89,33 @@ async def load_session(db: Database, token: str, *, user_initiated: bool) -> Sig
     now = now_utc()
     session_id = session_id_for(token)
     async with db.reading() as session:
-        row = (
+        rows = (
             await session.execute(
-                select(StaffSession, User)
+                select(StaffSession, User, UserRole.role, ClinicOption.value)
                 .join(User, User.id == StaffSession.user_id)
+                .outerjoin(UserRole, UserRole.user_id == User.id)
+                .outerjoin(ClinicOption, ClinicOption.key == REQUIRED_ROLES_OPTION)
                 .where(StaffSession.id == session_id)
+                # The roles come from the join: no second SELECT for the relationship.
+                .options(raiseload(User.role_rows))
             )
-        ).one_or_none()
-        if row is None:
+        ).all()
+        if not rows:
             raise SessionEnded("unknown")
-        staff_session, user = row
+        staff_session, user, _, requirement = rows[0]
+        roles = frozenset(row[2] for row in rows if row[2] is not None)
         signed_in = SignedIn(
             session_id=session_id,
             user_id=user.id,
             name=user.name,
             email=user.email,
-            roles=user.roles,
+            roles=roles,
             csrf_token=staff_session.csrf_token,
             desk_density=user.desk_density,
+            has_second_factor=user.has_second_factor,
+            must_set_up_second_factor=must_set_up(
+                roles, required_roles_from(requirement), user.has_second_factor
+            ),
         )
     reason = _ended_because(staff_session, user, now)
     if reason is not None:
@@ -126,6 +144,13 @@ async def end_session(db: Database, session_id: str) -> None:
         await session.execute(delete(StaffSession).where(StaffSession.id == session_id))
 
 
-async def end_user_sessions(session: AsyncSession, user_id: int) -> None:
-    """End every session of a user, in the caller's transaction (disabling an account)."""
-    await session.execute(delete(StaffSession).where(StaffSession.user_id == user_id))
+async def end_user_sessions(
+    session: AsyncSession, user_id: int, *, keep_session_id: str | None = None
+) -> int:
+    """End every session of a user but `keep_session_id`, in the caller's transaction
+    (disabling an account; a new password ends the other sessions). Returns how many."""
+    statement = delete(StaffSession).where(StaffSession.user_id == user_id)
+    if keep_session_id is not None:
+        statement = statement.where(StaffSession.id != keep_session_id)
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,6 +5,9 @@ Back-off rather than a hard lock (OWASP WSTG "weak lock-out"): the first few fai
 cost nothing, then each one doubles the wait, capped. NIST SP 800-63B 5.2.2 asks for a
 stop at or before 100 consecutive failures on one account: that stop lasts until an
 admin unlocks the account.
+
+Second-factor codes have their own count per account ("second_factor:<user id>"), so a
+right password does not reset the count of wrong codes, with the same back-off and stop.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +55,10 @@ ADDRESS = BackOff(
     hard_stop_after=None,
 )
 
+SECOND_FACTOR = BackOff(
+    free_failures=5, max_delay=timedelta(minutes=15), forget_after=None, hard_stop_after=100
+)
+
 
 def account_key(email: str) -> str:
     return f"account:{email}"
@@ -61,8 +68,16 @@ def address_key(address: str) -> str:
     return f"ip:{address}"
 
 
+def second_factor_key(user_id: int) -> str:
+    return f"second_factor:{user_id}"
+
+
 def _rule(key: str) -> BackOff:
-    return ACCOUNT if key.startswith("account:") else ADDRESS
+    if key.startswith("account:"):
+        return ACCOUNT
+    if key.startswith("second_factor:"):
+        return SECOND_FACTOR
+    return ADDRESS
 
 
 def _live_failures(row: SignInThrottle, now: datetime) -> int:
@@ -141,9 +156,22 @@ async def clear(session: AsyncSession, key: str) -> None:
 
 
 def is_hard_stopped(row: SignInThrottle | None) -> bool:
-    return (
-        row is not None
-        and ACCOUNT.hard_stop_after is not None
-        and row.key.startswith("account:")
-        and row.failures >= ACCOUNT.hard_stop_after
+    if row is None or row.key.startswith("ip:"):
+        return False
+    stop = _rule(row.key).hard_stop_after
+    return stop is not None and row.failures >= stop
+
+
+async def hard_stopped_keys(session: AsyncSession) -> set[str]:
+    """The account and second-factor keys stopped until an admin unlocks them."""
+    stops = [r.hard_stop_after for r in (ACCOUNT, SECOND_FACTOR) if r.hard_stop_after]
+    rows = await session.scalars(
+        select(SignInThrottle).where(
+            or_(
+                SignInThrottle.key.startswith("account:"),
+                SignInThrottle.key.startswith("second_factor:"),
+            ),
+            SignInThrottle.failures >= min(stops),
+        )
     )
+    return {row.key for row in rows if is_hard_stopped(row)}

@@ -14,6 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinic.auth.models import Role
+from clinic.auth.second_factor import CHALLENGE_LIFETIME
+from clinic.auth.secret_box import SecretBox
 from clinic.auth.sessions import SessionEnded, SignedIn, load_session
 from clinic.errors import PermissionDenied
 from clinic.settings import Settings
@@ -35,7 +37,11 @@ def session_cookie_name(settings: Settings) -> str:
 
 
 def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> str:
-    parts = [f"{session_cookie_name(settings)}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    return _cookie(session_cookie_name(settings), settings, value, max_age=max_age)
+
+
+def _cookie(name: str, settings: Settings, value: str, *, max_age: int | None) -> str:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     if settings.uses_https:
@@ -120,15 +126,25 @@ ENDED_MESSAGES = {
 }
 
 
-def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
+SET_UP_FIRST = "Your role requires two-step sign-in. Set it up to continue."
+
+
+def requires(*roles: Role, open_before_set_up: bool = False) -> Callable[[Endpoint], Endpoint]:
     """Only staff holding one of `roles` reach the endpoint; others are sent to sign in
     (anonymous) or refused with 403 (signed in without the role), and the refusal is
-    logged."""
+    logged. A member whose role requires a second factor they have not set up is sent to
+    set it up, unless the endpoint is part of doing so (`open_before_set_up`)."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             staff = staff_of(request)
+            if staff is not None and staff.must_set_up_second_factor and not open_before_set_up:
+                flash(request, SET_UP_FIRST, "info")
+                url = request.url_for("account:second_factor").path
+                if request.headers.get("hx-request") == "true":
+                    return Response(status_code=204, headers={"HX-Redirect": url})
+                return RedirectResponse(url, 303)
             if staff is None:
                 ended = getattr(request.state, "session_ended", None)
                 if ended:
@@ -157,6 +173,7 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
             return await endpoint(request)
 
         guarded.required_roles = frozenset(roles)  # type: ignore[attr-defined]
+        guarded.open_before_set_up = open_before_set_up  # type: ignore[attr-defined]
         return guarded
 
     return decorate
@@ -168,6 +185,28 @@ LANDING_ORDER = (
     (Role.CLINICAL_LEAD, "clinical:review"),
     (Role.ADMIN, "admin:users"),
 )
+
+
+def set_challenge_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The halfway sign-in's cookie: read only by the code step, gone in a few minutes."""
+    lifetime = int(CHALLENGE_LIFETIME.total_seconds())
+    response.headers.append(
+        "set-cookie", _cookie(challenge_cookie_name(settings), settings, token, max_age=lifetime)
+    )
+
+
+def clear_challenge_cookie(headers: MutableHeaders, settings: Settings) -> None:
+    headers.append("set-cookie", _cookie(challenge_cookie_name(settings), settings, "", max_age=0))
+
+
+def challenge_cookie_name(settings: Settings) -> str:
+    return "__Host-clinic_challenge" if settings.uses_https else "clinic_challenge"
+
+
+@functools.cache
+def secret_box(secret_key: str) -> SecretBox:
+    """One SecretBox per secret key, so its keys are derived once per process."""
+    return SecretBox(secret_key)
 
 
 def landing_route(roles: frozenset[Role]) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic import audit
 from clinic.auth.service import normalise_email
 from clinic.booking.models import Appointment, ManageLink
+from clinic.booking.notices import queue_cancelled, queue_confirmation, queue_rescheduled
 from clinic.booking.policies import (
     CancellationTerms,
     Policies,
@@ -187,7 +188,7 @@ async def _after_booking(
     session: AsyncSession, appointment: Appointment, client_id: int, now: datetime
 ) -> None:
     """What every new booking gets: the terms consent, an audit entry and the
-    confirmation in the outbox."""
+    confirmation in the outbox (sent after the grace period: clinic/booking/notices.py)."""
     session.add(
         Consent(
             client_id=client_id,
@@ -209,7 +210,7 @@ async def _after_booking(
             "therapist_chosen": appointment.therapist_chosen,
         },
     )
-    enqueue(session, "email.booking_confirmed", {"appointment_id": appointment.id})
+    await queue_confirmation(session, appointment.id)
 
 
 async def _care_for_hold(
@@ -751,7 +752,7 @@ async def cancel_appointment(
                 "medically_excused": medically_excused,
             },
         )
-        enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
+        await queue_cancelled(session, appointment)
         # Refunds and fees follow from the ledger.
         enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
         await session.flush()
@@ -876,6 +877,11 @@ async def reschedule_appointment(
                                 blocked_from=blocked_from,
                                 blocked_until=blocked_until,
                                 updated_at=now,
+                                # A new time: the client is told now, its reminder is
+                                # still to come, and calendars take the file over theirs.
+                                rescheduled_at=now,
+                                reminder_sent_at=None,
+                                calendar_sequence=Appointment.calendar_sequence + 1,
                             )
                         )
                 except IntegrityError as refused:
@@ -902,7 +908,7 @@ async def reschedule_appointment(
                     _audit_override(
                         session, appointment_id, overrides, override_reason, actor_user_id
                     )
-                enqueue(session, "email.booking_rescheduled", {"appointment_id": appointment_id})
+                await queue_rescheduled(session, appointment_id)
                 appointment = await session.get(Appointment, appointment_id, populate_existing=True)
                 assert appointment is not None
                 return await _view(session, appointment)

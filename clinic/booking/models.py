@@ -32,6 +32,7 @@ from clinic.db import Base, UTCDateTime
 from clinic.models_base import str_enum
 
 _BLOCKING = f"status IN {blocking_status_sql_list()}"
+_REMINDER_PENDING = "status = 'confirmed' AND reminder_sent_at IS NULL"
 
 
 class Appointment(Base):
@@ -75,6 +76,14 @@ class Appointment(Base):
         ).ddl_if(dialect="postgresql"),
         Index("ix_appointment_therapist_blocked", "therapist_id", "blocked_until"),
         Index("ix_appointment_room_blocked", "room_id", "blocked_until"),
+        # The reminder scan (clinic/booking/reminders.py): booked visits not yet reminded,
+        # by start.
+        Index(
+            "ix_appointment_reminder_due",
+            "starts_at",
+            sqlite_where=literal_column(_REMINDER_PENDING),
+            postgresql_where=literal_column(_REMINDER_PENDING),
+        ),
         Index(
             "uq_appointment_therapist_start_active",
             "therapist_id",
@@ -138,6 +147,14 @@ class Appointment(Base):
     # Cancelled for illness, a treatment reaction or a hospital stay: the fee is waived.
     medically_excused: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # When the client was last told of a new time (NULL: never moved since booking); a
+    # reminder is due only for a time the client knew of before the reminder's moment.
+    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the reminder for the current time was queued; a move clears it.
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The iCalendar SEQUENCE of the client's calendar file: one more on every move.
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
 
 class ManageLink(Base):
     """A client's link to see, reschedule or cancel one appointment. The token (at least
@@ -150,6 +167,18 @@ class ManageLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReminderOptOut(Base):
+    """A client who asked for no reminder emails (through a manage link). Only reminders:
+    confirmations, changes and cancellations still go out. No row: reminders are on."""
+
+    __tablename__ = "reminder_opt_out"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class IdempotencyRecord(Base):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinic.booking.statuses import CancelledBy
 from clinic.scheduling.availability import BookingRules
@@ -37,6 +38,13 @@ class Policies:
     # none: pay at the visit; percent or fixed (minor units): a deposit; full: prepay.
     deposit_kind: str = "none"
     deposit_value: int = 0
+    # The booking confirmation waits this long, so a quick correction sends one email
+    # with the final details; 0 sends it at once.
+    confirmation_grace_minutes: int = 2
+    # The reminder comes this many hours before the visit, whole days counted on the
+    # location's calendar: 24 is the same local time the day before (23 or 25 real hours
+    # across a clock change), 30 is the day before and 6 hours earlier. 0: no reminders.
+    reminder_hours_before: int = 24
 
     def booking_rules(self) -> BookingRules:
         return BookingRules(
@@ -53,6 +61,10 @@ class Policies:
     def cancellation_window(self) -> timedelta:
         return timedelta(hours=self.cancellation_window_hours)
 
+    @property
+    def confirmation_grace(self) -> timedelta:
+        return timedelta(minutes=self.confirmation_grace_minutes)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -67,6 +79,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "late_cancellation_fee_percent": (0, 100),
     "no_show_fee_percent": (0, 100),
     "deposit_value": (0, 10_000_000),
+    "confirmation_grace_minutes": (0, 60),
+    "reminder_hours_before": (0, 24 * 14),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -79,6 +93,8 @@ DESCRIPTIONS: dict[str, str] = {
     "no_show_fee_percent": "Fee for a missed appointment, as a percent of the price.",
     "deposit_kind": "none, percent, fixed or full: what is paid when booking online.",
     "deposit_value": "The deposit: a percent, or an amount in minor units for fixed.",
+    "confirmation_grace_minutes": "Minutes a booking confirmation waits (a quick fix: one email).",
+    "reminder_hours_before": "Reminder this many hours ahead (24: same time the day before).",
 }
 
 
@@ -158,6 +174,22 @@ def cancellation_terms(
         fee_minor=fee,
         needs_rebooking=cancelled_by is CancelledBy.CLINIC,
     )
+
+
+def reminder_moment(policies: Policies, starts_at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the reminder of a visit starting at `starts_at` is due, in UTC; None when the
+    clinic sends no reminders. Whole days go back on the location's calendar to the same
+    wall-clock time (across a clock change that is 23 or 25 real hours), the rest of the
+    hours in real time. A wall-clock time the clock skips that day reads as the time after
+    the gap."""
+    if policies.reminder_hours_before == 0:
+        return None
+    days, hours = divmod(policies.reminder_hours_before, 24)
+    local = starts_at.astimezone(zone).replace(tzinfo=None) - timedelta(days=days)
+    # Back to UTC before any real-time arithmetic: a local datetime plus a timedelta
+    # keeps the old offset.
+    day_before = local.replace(tzinfo=zone).astimezone(UTC)
+    return day_before - timedelta(hours=hours)
 
 
 def no_show_fee(policies: Policies, price_minor: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,18 @@ class SlotTaken(Conflict):
         }
 
 
+# No visit is ever this far from today. The bounds keep the date arithmetic behind an
+# offer (a day either side of the start, in the location's zone) inside the calendar,
+# whose ends (years 1 and 9999) it would otherwise overflow: a 500 instead of an answer.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(2999, 12, 31, tzinfo=UTC)
+OUT_OF_RANGE = "Choose a time inside the booking window."
+
+
+def plausible_start(start: datetime) -> bool:
+    return EARLIEST_START <= start <= LATEST_START
+
+
 @dataclass(frozen=True)
 class SlotRequest:
     service_id: int
@@ -88,6 +100,8 @@ async def offer_for(
                 "start": "Give the start with its offset, like 2026-12-01T09:00:00-05:00."
             },
         )
+    if not plausible_start(request.start):
+        raise InvalidInput(OUT_OF_RANGE, field_errors={"start": OUT_OF_RANGE})
     # The local day is one of these three whatever the zone; the engine derives only it.
     utc_day = request.start.date()
     found = await free_times(

@@ -3,9 +3,10 @@ Pure: no database, no clock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from clinic.clearance.models import CLEARING, Clearance
+from clinic.clearance.models import CLEARING, Clearance, ClearanceStatus
 from clinic.intake.answers import Answers, Phase
 from clinic.intake.plan import CarePlan, tightened
 from clinic.intake.rules import ScreeningRules
@@ -25,6 +26,26 @@ def covers(clearance: Clearance, *, intake_signed_at: datetime | None, visit_day
         and clearance.valid_until is not None
         and visit_day <= clearance.valid_until
     )
+
+
+def lapsed_before(
+    clearances: Iterable[Clearance], *, intake_signed_at: datetime | None, visit_day: date
+) -> Clearance | None:
+    """The clearance on file that answers the visit's intake but ends before its date: the
+    client's latest decision, when it cleared (and may since have expired), was not voided,
+    and is valid only until before `visit_day`. None when the visit needs a clearance for
+    any other reason (none yet, refused, voided, or given before the intake it must answer).
+    """
+    decided = [c for c in clearances if c.decided_at is not None]
+    if not decided:
+        return None
+    latest = max(decided, key=lambda c: (c.decided_at, c.id))
+    on_file = latest.status in (*CLEARING, ClearanceStatus.EXPIRED) and latest.voided_at is None
+    answers_intake = intake_signed_at is None or (
+        latest.decided_at is not None and latest.decided_at >= intake_signed_at
+    )
+    ends_before = latest.valid_until is not None and latest.valid_until < visit_day
+    return latest if on_file and answers_intake and ends_before else None
 
 
 def in_active_treatment(answers: Answers) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, undefer
 
 from clinic import audit
+from clinic.access.window import CareWindow
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
@@ -31,7 +32,6 @@ from clinic.clearance.service import Actor
 from clinic.clock import now_utc
 from clinic.db import Base, Database, UTCDateTime, with_retries
 from clinic.errors import ClinicError, InvalidInput, NotFound, PermissionDenied
-from clinic.intake.care_sheet import DAYS_AHEAD, DAYS_BACK
 from clinic.staff.models import Therapist
 
 log = logging.getLogger("clinic.clearance")
@@ -243,9 +243,11 @@ TREATING_STATUSES = (
 )
 
 
-async def treats_client(session: AsyncSession, user_id: int, client_id: int, now: datetime) -> bool:
-    """True when `user_id`'s therapist profile has a visit with the client from
-    DAYS_AHEAD days before it until DAYS_BACK days after it (the care-sheet window)."""
+async def treats_client(
+    session: AsyncSession, user_id: int, client_id: int, now: datetime, window: CareWindow
+) -> bool:
+    """True when `user_id`'s therapist profile has a visit with the client whose care
+    window (clinic/access/window.py) holds `now`."""
     therapist_id = await session.scalar(select(Therapist.id).where(Therapist.user_id == user_id))
     if therapist_id is None:
         return False
@@ -255,15 +257,17 @@ async def treats_client(session: AsyncSession, user_id: int, client_id: int, now
             Appointment.client_id == client_id,
             Appointment.therapist_id == therapist_id,
             Appointment.status.in_(TREATING_STATUSES),
-            Appointment.starts_at <= now + timedelta(days=DAYS_AHEAD),
-            Appointment.ends_at >= now - timedelta(days=DAYS_BACK),
+            Appointment.starts_at <= now + timedelta(days=window.days_ahead),
+            Appointment.ends_at >= now - timedelta(days=window.days_back),
         )
         .limit(1)
     )
     return found is not None
 
 
-async def read_document(db: Database, document_id: int, actor: Actor) -> Download:
+async def read_document(
+    db: Database, document_id: int, actor: Actor, *, window: CareWindow
+) -> Download:
     """The document's bytes after their checksum is verified; audited as
     `clearance.document_read`. The front desk and admins never read health documents."""
     if not actor.roles & {Role.CLINICAL_LEAD, Role.THERAPIST}:
@@ -285,7 +289,7 @@ async def read_document(db: Database, document_id: int, actor: Actor) -> Downloa
             document, client_id = row
             if Role.CLINICAL_LEAD in actor.roles:
                 by = "clinical_lead"
-            elif await treats_client(session, actor.user_id, client_id, now):
+            elif await treats_client(session, actor.user_id, client_id, now, window):
                 by = "treating_therapist"
             else:
                 security_log.warning(

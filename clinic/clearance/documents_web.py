@@ -32,7 +32,7 @@ from clinic.clearance.documents import (
 )
 from clinic.clearance.service import Actor
 from clinic.errors import InvalidInput
-from clinic.web.context import db_of
+from clinic.web.context import db_of, settings_of
 from clinic.web.errors import error_page
 from clinic.web.flash import flash
 
@@ -215,7 +215,10 @@ async def download_document(request: Request) -> Response:
     """GET /clearances/documents/{document_id}: the verified bytes as an attachment."""
     staff = signed_in_staff(request)
     document = await read_document(
-        db_of(request), request.path_params["document_id"], Actor(staff.user_id, staff.roles)
+        db_of(request),
+        request.path_params["document_id"],
+        Actor(staff.user_id, staff.roles),
+        window=settings_of(request).care_window,
     )
     return Response(
         document.content,

@@ -1,6 +1,7 @@
 """What the worker does for clearances: release visits still waiting for a clearance when
-their deadline passes (the client is told, with nothing clinical in the email), and expire
-clearances past their date so the visits they covered wait again."""
+their deadline passes (the client is told what happens now, with nothing clinical in the
+email), expire clearances past their date so the visits they covered wait again, and tell
+clients whose clearance on file ends before a coming visit that a new one is needed."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from clinic.booking.bookings import cancel_appointment
+from clinic import audit
 from clinic.booking.models import Appointment
+from clinic.booking.policies import cancellation_terms, policies_from
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
+from clinic.booking.transitions import check_transition
 from clinic.clearance.models import CLEARING, Clearance, ClearanceStatus
+from clinic.clearance.notices import notify_deadline_passed, send_renewal_notices
 from clinic.clearance.previsit import send_due_checks
 from clinic.clearance.service import recheck_client
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
-from clinic.errors import ClinicError
 from clinic.intake.service import clinic_screening
+from clinic.options import get_option
 from clinic.outbox.registry import HandlerContext, periodic
+from clinic.outbox.service import enqueue
+from clinic.payments import SETTLE_PAYMENTS
 
 log = logging.getLogger("clinic.clearance")
 RELEASE_REASON = "The clearance it needed did not arrive before the deadline."
@@ -41,21 +47,70 @@ async def release_overdue(db: Database) -> int:
         )
     released = 0
     for appointment_id in overdue:
-        try:
-            await with_retries(
-                functools.partial(
-                    cancel_appointment,
-                    db,
-                    appointment_id,
-                    cancelled_by=CancelledBy.SYSTEM,
-                    reason=RELEASE_REASON,
-                )
-            )
-        except ClinicError:
-            # Confirmed or cancelled meanwhile by someone else: nothing to release.
-            continue
-        released += 1
+        released += await with_retries(functools.partial(_release, db, appointment_id))
     return released
+
+
+async def _release(db: Database, appointment_id: int) -> int:
+    """Cancel one overdue visit as the system would (no fee: the clinic's rule, not the
+    client's choice), settle its money, and tell the client what happens now. This is
+    `booking.bookings.cancel_appointment`'s change with the deadline's own email in place
+    of the generic cancellation, so the client gets one message, not two. Re-checked under
+    the row lock: a visit confirmed or cancelled meanwhile is left alone (0)."""
+    now = now_utc()
+    async with db.transaction() as session:
+        appointment = await session.get(Appointment, appointment_id, with_for_update=True)
+        rules = (await clinic_screening(session)).rules
+        if (
+            appointment is None
+            or appointment.status is not AppointmentStatus.PENDING_CLEARANCE
+            or appointment.starts_at > now + timedelta(hours=rules.clearance_deadline_hours)
+        ):
+            return 0
+        check_transition(appointment.status, AppointmentStatus.CANCELLED)
+        terms = cancellation_terms(
+            policies_from(await get_option(session, "booking.policies")),
+            price_minor=appointment.price_minor,
+            starts_at=appointment.starts_at,
+            now=now,
+            cancelled_by=CancelledBy.SYSTEM,
+        )
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancelled_at = now
+        appointment.cancelled_by = CancelledBy.SYSTEM
+        appointment.cancellation_reason = RELEASE_REASON
+        appointment.fee_minor = terms.fee_minor
+        appointment.needs_rebooking = terms.needs_rebooking
+        appointment.medically_excused = False
+        audit.record(
+            session,
+            "appointment.cancelled",
+            actor_label=CancelledBy.SYSTEM.value,
+            subject_type="appointment",
+            subject_id=appointment.id,
+            details={
+                "by": CancelledBy.SYSTEM.value,
+                "late": terms.late,
+                "fee_minor": terms.fee_minor,
+                "medically_excused": False,
+                "clearance_deadline": True,
+            },
+        )
+        notify_deadline_passed(session, appointment.id)
+        # Refunds follow from the ledger, as after any cancellation.
+        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+    return 1
+
+
+async def renew_lapsing_clearances(db: Database) -> int:
+    """Tell clients whose clearance on file ends before a coming visit; how many."""
+
+    async def attempt() -> int:
+        async with db.transaction() as session:
+            screening = await clinic_screening(session)
+            return await send_renewal_notices(session, now_utc(), screening)
+
+    return await with_retries(attempt)
 
 
 async def expire_clearances(db: Database) -> int:
@@ -78,7 +133,9 @@ async def _expire_clearances(db: Database) -> int:
             clearance.status = ClearanceStatus.EXPIRED
         await session.flush()
         for client_id in sorted({c.client_id for c in ended}):
-            await recheck_client(session, client_id, screening, actor_user_id=None)
+            await recheck_client(
+                session, client_id, screening, actor_user_id=None, notify_client=True
+            )
     return len(ended)
 
 
@@ -90,6 +147,11 @@ async def release_overdue_visits(ctx: HandlerContext) -> int:
 @periodic("clearance.expire", every=timedelta(hours=1))
 async def expire_old_clearances(ctx: HandlerContext) -> int:
     return await expire_clearances(ctx.db)
+
+
+@periodic("clearance.renewal_notices", every=timedelta(hours=1))
+async def send_clearance_renewal_notices(ctx: HandlerContext) -> int:
+    return await renew_lapsing_clearances(ctx.db)
 
 
 @periodic("previsit.send", every=timedelta(hours=1))

@@ -66,6 +66,9 @@ class Clearance(Base):
     restrictions: Mapped[str] = mapped_column(Text, default="")
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
+    # When the client was told this clearance ends before a coming visit and a new one is
+    # needed (clinic/clearance/notices.py): once per clearance.
+    renewal_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChaseMethod(StrEnum):

@@ -2,6 +2,8 @@
 received; only a clinical lead, or the client's treating therapist qualified for the plan,
 records the outcome. Every change re-checks the client's coming visits: a visit whose plan
 needs a clearance is confirmed exactly while a clearance covers it, and waits otherwise.
+The client is told when a booked visit starts waiting and when a recorded clearance
+confirms it (clinic/clearance/notices.py), never why.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from clinic.auth.models import Role
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.booking.transitions import check_transition
-from clinic.clearance.covering import covers, default_valid_until, with_clearance
+from clinic.clearance.covering import covers, default_valid_until, lapsed_before, with_clearance
 from clinic.clearance.models import (
     CLEARING,
     DECIDED,
@@ -26,6 +28,7 @@ from clinic.clearance.models import (
     ClearanceChase,
     ClearanceStatus,
 )
+from clinic.clearance.notices import notify_recorded, notify_requested
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -274,9 +277,12 @@ async def record_outcome(
                 details={"status": outcome.status.value, "restricted": outcome.max_pressure},
             )
             await session.flush()
-            await recheck_client(
+            changes = await recheck_client(
                 session, clearance.client_id, screening, actor_user_id=actor.user_id
             )
+            for change in changes:
+                if change.status is AppointmentStatus.CONFIRMED:
+                    notify_recorded(session, change.appointment_id)
             return clearance
 
     return await with_retries(attempt)
@@ -313,7 +319,17 @@ async def void_clearances(
     await session.flush()
     screening = await clinic_screening(session)
     for client_id in sorted({c.client_id for c in clearances}):
-        await recheck_client(session, client_id, screening, actor_user_id=actor_user_id)
+        await recheck_client(
+            session, client_id, screening, actor_user_id=actor_user_id, notify_client=True
+        )
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A visit that a re-check confirmed or sent back to wait for a clearance."""
+
+    appointment_id: int
+    status: AppointmentStatus
 
 
 async def recheck_client(
@@ -322,14 +338,25 @@ async def recheck_client(
     screening: ClinicScreening,
     *,
     actor_user_id: int | None,
-) -> None:
+    notify_client: bool | None = None,
+) -> list[StatusChange]:
     """Every coming visit of the client whose plan needs a clearance: confirmed while one
-    covers it (its plan tightened by the restrictions), waiting for one otherwise."""
+    covers it (its plan tightened by the restrictions), waiting for one otherwise.
+
+    With `notify_client`, a booked visit that starts waiting tells its client so. None
+    means "when a staff member's decision caused it" (the clinical lead asking for a
+    clearance): a new booking and the demo's seeding re-check as no one, and their visits
+    were never confirmed to the client. A visit confirmed is told by the caller that knows
+    why (a recorded clearance), since a booking confirms this way too and says so itself."""
+    if notify_client is None:
+        notify_client = actor_user_id is not None
     now = now_utc()
+    # Every decided clearance, newest first: the covering one is the newest that covers;
+    # the newest of all says whether a visit waits only because the one on file ends early.
     clearances = list(
         await session.scalars(
             select(Clearance)
-            .where(Clearance.client_id == client_id, Clearance.status.in_(CLEARING))
+            .where(Clearance.client_id == client_id, Clearance.decided_at.is_not(None))
             .order_by(Clearance.decided_at.desc())
         )
     )
@@ -346,6 +373,7 @@ async def recheck_client(
         )
         .with_for_update(of=Appointment)
     )
+    changes: list[StatusChange] = []
     for appointment, link, signed_at in rows:
         if link.plan is None:
             continue
@@ -369,9 +397,16 @@ async def recheck_client(
             continue
         check_transition(appointment.status, wanted)
         appointment.status = wanted
+        changes.append(StatusChange(appointment.id, wanted))
         if wanted is AppointmentStatus.CONFIRMED:
             # A card saved for this visit is charged now that it goes ahead.
             enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+        elif notify_client and (
+            lapsed_before(clearances, intake_signed_at=signed_at, visit_day=day) is None
+        ):
+            # When it waits only because the clearance on file ends before it, the renewal
+            # notice says so instead (clinic/clearance/notices.py).
+            notify_requested(session, appointment.id)
         audit.record(
             session,
             "appointment.confirmed" if covering is not None else "appointment.awaiting_clearance",
@@ -381,3 +416,4 @@ async def recheck_client(
             subject_id=appointment.id,
             details={"clearance_id": covering.id if covering is not None else None},
         )
+    return changes

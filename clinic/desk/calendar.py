@@ -164,6 +164,9 @@ class _Roster:
 
 # Loading
 
+# Any of a therapist's hours at the location. Made once, like cards._EARLIER.
+_ANY_HOURS = aliased(WeeklyHours, name="any_hours")
+
 
 async def _roster(
     session: AsyncSession, *, weekday: int | None, therapist_id: int | None
@@ -176,9 +179,8 @@ async def _roster(
         therapist_location.c.therapist_id == Therapist.id,
         therapist_location.c.location_id == location_id,
     )
-    any_hours = aliased(WeeklyHours)
     works_here = exists().where(
-        any_hours.therapist_id == Therapist.id, any_hours.location_id == location_id
+        _ANY_HOURS.therapist_id == Therapist.id, _ANY_HOURS.location_id == location_id
     )
     query = (
         select(
@@ -240,9 +242,11 @@ async def _closures(session: AsyncSession, first: date, last: date) -> set[date]
     )
 
 
-async def _chases(
+async def visits_waiting_for_clearance(
     session: AsyncSession, start: datetime, end: datetime, deadline_hours: int
 ) -> list[ChaseItem]:
+    """Visits from `start` to `end` waiting for a clearance, soonest first (at most
+    CHASE_LIMIT): the day page's to-do list and the desk's daily digest."""
     rows = await session.execute(
         select(Appointment.id, Appointment.starts_at, Client.name, Therapist.display_name)
         .join(Client, Client.id == Appointment.client_id)
@@ -291,7 +295,7 @@ async def day_view(
         zone=zone,
     )
     tomorrow_start, tomorrow_end = day_bounds(day + timedelta(days=1), zone)
-    chases = await _chases(
+    chases = await visits_waiting_for_clearance(
         session, day_start, day_start + timedelta(days=CHASE_DAYS), settings.deadline_hours
     )
     # The next two weeks only: the page and its minute poll stay cheap however far ahead

@@ -66,3 +66,6 @@ class AppointmentIntake(Base):
     modifications: Mapped[bool] = mapped_column(Boolean, default=False)
     review_reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    # When the "fill in your health form" reminder was queued (clinic/intake/reminders.py):
+    # once per visit.
+    intake_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -29,6 +29,8 @@ from clinic.payments.ledger import (
     move,
     new_key,
     payments_of,
+    queue_receipt,
+    queue_refund_notice,
 )
 from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.pricing import (
@@ -238,6 +240,7 @@ async def record_desk_payment(
             session.add(payment)
             await session.flush()
             audit_new(session, payment, actor_user_id=staff_user_id)
+            queue_receipt(session, payment)
             await _close_pay_links_if_settled(session, appointment, staff_user_id)
             return payment.id
 
@@ -293,6 +296,9 @@ async def refund_by_staff(
                 settled=payment.provider == DESK,
             )
             await session.flush()
+            if refund.state is RefundState.SUCCEEDED:
+                # Handed back at the desk: made already, so the client hears of it now.
+                queue_refund_notice(session, refund)
             if payment.provider != DESK:
                 # Made by the caller at once if it can; the worker retries it otherwise.
                 enqueue(session, EXECUTE_REFUND, {"payment_id": payment.id})

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinic import audit
 from clinic.clock import now_utc
 from clinic.errors import Conflict
+from clinic.outbox.service import enqueue
 from clinic.payments.models import Payment, Refund, SavedCard
 from clinic.payments.states import (
+    CAPTURED,
     REFUND_MOVES,
     PaymentKind,
     PaymentState,
@@ -28,6 +30,9 @@ from clinic.payments.states import (
 FEE_KINDS = (PaymentKind.LATE_CANCELLATION_FEE, PaymentKind.NO_SHOW_FEE)
 # What a client pays online when booking.
 BOOKING_KINDS = (PaymentKind.DEPOSIT, PaymentKind.FULL)
+# The client's emails when money arrives and when it goes back (clinic/payments/notices.py).
+RECEIPT_EMAIL = "email.payment_receipt"
+REFUND_EMAIL = "email.refund_notice"
 
 
 def new_key() -> str:
@@ -52,6 +57,10 @@ def move(
     payment.state = new
     if new is PaymentState.SUCCEEDED and payment.succeeded_at is None:
         payment.succeeded_at = now or now_utc()
+    if new is PaymentState.SUCCEEDED and old not in CAPTURED:
+        # Money arrived. Captured is a payment's last stop (refunded and back when a
+        # refund fails), so this happens once per payment.
+        queue_receipt(session, payment)
     audit.record(
         session,
         f"payment.{new.value}",
@@ -68,6 +77,17 @@ def move(
         },
     )
     return True
+
+
+def queue_receipt(session: AsyncSession, payment: Payment) -> None:
+    """The client's receipt for a payment that has just succeeded, in the same transaction
+    (the payment needs its id: flush a new one first)."""
+    enqueue(session, RECEIPT_EMAIL, {"payment_id": payment.id})
+
+
+def queue_refund_notice(session: AsyncSession, refund: Refund) -> None:
+    """The client's notice of a refund that has just been made (not merely promised)."""
+    enqueue(session, REFUND_EMAIL, {"refund_id": refund.id})
 
 
 def audit_new(
@@ -164,6 +184,8 @@ def move_refund(session: AsyncSession, refund: Refund, payment: Payment, new: Re
     refund.state = new
     if new is RefundState.SUCCEEDED:
         refund.succeeded_at = now_utc()
+        # Pending to succeeded is a refund's only way there: once per refund.
+        queue_refund_notice(session, refund)
     if new is RefundState.FAILED:
         payment.refunded_minor -= refund.amount_minor
         if payment.state is PaymentState.REFUNDED:

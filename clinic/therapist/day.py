@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
+from clinic.access.window import CareWindow
 from clinic.booking.models import Appointment
 from clinic.booking.service import ScheduledVisit, day_bounds, therapist_for_user, visits_between
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clearance.covering import covers
 from clinic.clearance.models import CLEARING, ClearanceStatus
 from clinic.clearance.models import Clearance as ClearanceRecord
-from clinic.intake.care_sheet import DAYS_AHEAD, DAYS_BACK
 from clinic.intake.models import AppointmentIntake, Intake, IntakeState
 from clinic.intake.plan import CarePlan
 from clinic.intake.summary import plan_from_json
@@ -109,16 +109,6 @@ class Week:
     def next_start(self) -> date | None:
         later = self.start + timedelta(days=7)
         return later if later + timedelta(days=6) <= LAST_DAY else None
-
-
-def in_care_window(visit: ScheduledVisit, now: datetime) -> bool:
-    """Health details are shown from DAYS_AHEAD days before a visit until DAYS_BACK days
-    after it, as on the care sheet."""
-    return (
-        visit.starts_at - timedelta(days=DAYS_AHEAD)
-        <= now
-        <= visit.ends_at + timedelta(days=DAYS_BACK)
-    )
 
 
 def week_start(day: date) -> date:
@@ -219,6 +209,7 @@ async def day_sheet(
     day: date,
     zone: ZoneInfo,
     now: datetime,
+    window: CareWindow,
     view: str = "day_sheet",
 ) -> DaySheet:
     """The signed-in therapist's own visits on `day` (local), in time order, each with its
@@ -246,9 +237,9 @@ async def day_sheet(
             and h.appointment_id != visit.appointment_id
         ]
         link = found.link if found is not None else None
-        window = in_care_window(visit, now)
+        shows = window.holds(visit.starts_at, visit.ends_at, now)
         box = None
-        if window and link is not None and link.plan is not None:
+        if shows and link is not None and link.plan is not None:
             plan = plan_from_json(link.plan)
             covering = _covering(
                 clearances.get(client_id, []) if client_id is not None else [],
@@ -265,7 +256,7 @@ async def day_sheet(
                 ),
                 changed=changed_sections(plan, earlier[-1].plan) if earlier else frozenset(),
             )
-        if window and _shows_health(link):
+        if shows and _shows_health(link):
             assert link is not None
             audit.record(
                 session,
@@ -284,9 +275,9 @@ async def day_sheet(
                 visit=visit,
                 number=len(earlier) + 1,
                 box=box,
-                state=link.state if link is not None and window else None,
-                cancer_history=link.cancer_history if link is not None and window else None,
-                in_care_window=window,
+                state=link.state if link is not None and shows else None,
+                cancer_history=link.cancer_history if link is not None and shows else None,
+                in_care_window=shows,
             )
         )
     upcoming = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import STATUS, Calendar, Event, Timezone
+from icalendar import STATUS, Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from clinic.clients.models import Client
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.errors import NotFound
+from clinic.notifications.ics import add_timezones
 from clinic.scheduling.models import Location, Room, Service
 from clinic.staff.models import Therapist
 from clinic.therapist.models import CalendarFeed
@@ -268,11 +269,11 @@ def render_calendar(
         )
     # Transitions for a year either side of the window: enough for every event shown,
     # and a calendar that keeps old events still places them right.
-    first = today - timedelta(days=DAYS_BACK + 366)
-    last = today + timedelta(days=DAYS_AHEAD + 366)
-    if feed.zone.key not in calendar.get_used_tzids():
-        zone = Timezone.from_tzid(feed.zone.key, first_date=first, last_date=last)
-        calendar.subcomponents.insert(0, zone)
-    calendar.add_missing_timezones(first_date=first, last_date=last)
+    add_timezones(
+        calendar,
+        first_date=today - timedelta(days=DAYS_BACK + 366),
+        last_date=today + timedelta(days=DAYS_AHEAD + 366),
+        zones=(feed.zone,),
+    )
     body: bytes = calendar.to_ical()
     return body

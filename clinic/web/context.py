@@ -22,3 +22,8 @@ def db_of(request: HTTPConnection) -> Database:
 def templates_of(request: HTTPConnection) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
+
+
+def client_ip(request: HTTPConnection) -> str:
+    """The peer's address as the server saw it ("unknown" without one), for audit rows."""
+    return request.client.host if request.client else "unknown"

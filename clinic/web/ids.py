@@ -7,9 +7,13 @@ match no route (404), and query parameters use `parse_id`.
 
 from __future__ import annotations
 
+import re
+
 from starlette.convertors import Convertor, register_url_convertor
 
 ID_PATTERN = "[1-9][0-9]{0,8}"
+# ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
+_ID = re.compile(ID_PATTERN)
 MAX_ID = 999_999_999
 
 
@@ -32,6 +36,4 @@ register()
 
 def parse_id(raw: str) -> int | None:
     """The id `raw` names, or None when it is not one."""
-    if not raw.isdigit() or len(raw) > 9 or raw.startswith("0"):
-        return None
-    return int(raw)
+    return int(raw) if _ID.fullmatch(raw) else None

@@ -299,3 +299,59 @@ async def test_a_repeated_parameter_is_refused(seeded: Database, http: httpx2.As
     )
     assert response.status_code == 422
     assert "service_id" in response.json()["errors"]
+
+
+# Found by Schemathesis (tests/api/test_schemathesis.py): a start at the calendar's ends
+# overflowed the date arithmetic behind an offer and answered 500.
+FAR_STARTS = ["0001-01-01T00:00:00Z", "1999-12-31T18:59:59-05:00", "9999-12-31T23:59:59+14:00"]
+
+
+@pytest.mark.usefixtures("frozen")
+@pytest.mark.parametrize("start", FAR_STARTS)
+async def test_a_start_no_visit_could_have_is_a_422_on_every_write(
+    seeded: Database, http: httpx2.AsyncClient, start: str
+) -> None:
+    service_id = await _service_id(seeded, "Swedish massage, 60 min")
+    client = {"name": "Ruth Example", "email": "ruth@example.com", "phone": "(215) 555-0142"}
+    for path, body in (
+        ("/api/v1/holds", {"service_id": service_id, "start": start}),
+        ("/api/v1/bookings", {"service_id": service_id, "start": start, "client": client}),
+        ("/api/v1/bookings/not-a-real-token/reschedule", {"start": start}),
+    ):
+        response = await http.post(path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        _conforms(problem, "Problem")
+        assert problem["errors"] == {"start": "Choose a time inside the booking window."}
+
+
+@pytest.mark.usefixtures("frozen")
+async def test_a_start_no_visit_could_have_is_refused_by_the_offer_itself(
+    seeded: Database,
+) -> None:
+    """Every way a time is taken (online pages, the desk) goes through offer_for."""
+    from clinic.booking.taking import SlotRequest, offer_for
+    from clinic.errors import InvalidInput
+
+    service_id = await _service_id(seeded, "Swedish massage, 60 min")
+    for start in FAR_STARTS:
+        with pytest.raises(InvalidInput) as refused:
+            await offer_for(seeded, SlotRequest(service_id, datetime.fromisoformat(start)))
+        assert "start" in refused.value.field_errors
+
+
+@pytest.mark.usefixtures("frozen")
+@pytest.mark.parametrize("field", ["service_id", "therapist_id"])
+async def test_an_id_past_the_id_range_is_a_422_not_a_database_error(
+    seeded: Database, http: httpx2.AsyncClient, field: str
+) -> None:
+    """Found by Schemathesis on PostgreSQL: 2**31 reached the database as an integer
+    parameter (a DataError, so a 500). Ids are at most nine digits, as in paths."""
+    service_id = await _service_id(seeded, "Swedish massage, 60 min")
+    body = {"service_id": service_id, "start": "2026-12-01T10:00:00-05:00", field: 2**31}
+    response = await http.post("/api/v1/holds", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["errors"]
+    document = openapi_document()["components"]["schemas"]["HoldIn"]["properties"][field]
+    assert "999999999" in str(document)

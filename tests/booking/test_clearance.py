@@ -248,12 +248,13 @@ async def test_the_deadline_releases_the_slot_and_tells_the_client(
         emails = await session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.kind == "email.booking_cancelled")
+            .where(OutboxMessage.kind == "email.clearance_deadline_passed")
         )
     assert appointment is not None
     assert appointment.status is AppointmentStatus.CANCELLED
     assert appointment.cancelled_by is CancelledBy.SYSTEM
     assert appointment.fee_minor == 0
+    # Its own email says what happens now, in place of the generic cancellation.
     assert emails == 1
 
 

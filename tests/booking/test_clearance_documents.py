@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 from starlette.types import Message
 
+from clinic.access.window import CareWindow
 from clinic.audit import AuditEntry
 from clinic.auth.models import Role
 from clinic.booking.models import Appointment
@@ -219,7 +220,7 @@ async def test_only_the_desk_and_a_clinical_lead_store_and_neither_admin_nor_des
     )
     for role in (Role.FRONTDESK, Role.ADMIN):
         with pytest.raises(PermissionDenied):
-            await read_document(seeded, stored.id, await actor(seeded, role))
+            await read_document(seeded, stored.id, await actor(seeded, role), window=CareWindow())
     assert await audit_count(seeded, "clearance.document_read") == 0
 
 

@@ -174,7 +174,9 @@ async def test_a_therapist_cannot_open_another_therapists_appointment(
     async with new_client() as browser:
         await factories.sign_in_existing(browser, seeded, other.user_id)
         page = await browser.get(f"/therapist/appointments/{appointment_id}")
-    assert page.status_code == 404
+    # Closed: only break-glass, with a reason, opens it (tests/therapist/test_break_glass.py).
+    assert page.status_code == 403
+    assert "not on your schedule" in page.text
     assert "left arm" not in page.text
 
 

@@ -509,8 +509,8 @@ async def test_the_list_reads_in_a_fixed_number_of_selects_and_writes_nothing(
     large, page = await _page_statements(http, db)
 
     assert len(re.findall(r'/desk/appointments/\d+"', page)) > 40
-    # The staff session and its roles, then the visits and their therapists' credentials.
-    assert len(empty) == len(small) == len(large) == 4, large
+    # The staff session with its roles, then the visits and their therapists' credentials.
+    assert len(empty) == len(small) == len(large) == 3, large
     for statement in empty + small + large:
         assert statement.lstrip().upper().startswith(("SELECT", "WITH")), statement
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from clinic import clock
 from clinic.booking.bookings import ClientDetails, book_slot, reschedule_appointment
+from clinic.booking.policies import Policies
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.booking.taking import SlotRequest
 from clinic.db import Database
@@ -26,7 +27,9 @@ from clinic.intake.service import gate_need
 from clinic.outbox.models import OutboxMessage
 from clinic.scheduling.models import Location, WeeklyHours
 from clinic.scheduling.service import free_times
+from clinic.settings import Settings
 from clinic.web.formatting import clock_time
+from clinic.worker import build_worker
 from tests.booking.conftest import CLIENT, NOW, service_id
 from tests.demo_snapshot import seed_demo
 from tests.desk.support import (
@@ -93,6 +96,18 @@ async def book_visit(
     return booked.appointment_id
 
 
+async def confirmed_visit(db: Database, settings: Settings, day: date) -> int:
+    """A visit booked a grace period ago whose confirmation the worker has sent, so that a
+    move now is emailed as a change (one within the grace period is folded into the
+    confirmation: tests/booking/test_emails.py)."""
+    with clock.frozen_at(NOW - Policies().confirmation_grace):
+        visit = await book_visit(db, day)
+    worker = build_worker(db, settings)
+    while await worker.run_once():
+        pass
+    return visit
+
+
 async def rescheduled_emails(db: Database, appointment_id: int) -> int:
     async with db.reading() as session:
         messages = await session.scalars(
@@ -124,9 +139,9 @@ async def choose(
 
 @pytest.mark.usefixtures("frozen")
 async def test_the_desk_moves_a_visit_to_a_free_time(
-    seeded: Database, http: httpx2.AsyncClient
+    seeded: Database, http: httpx2.AsyncClient, settings: Settings
 ) -> None:
-    visit = await book_visit(seeded, date(2026, 12, 2))
+    visit = await confirmed_visit(seeded, settings, date(2026, 12, 2))
     before = await appointment(seeded, visit)
     desk = await sign_in_desk(http, seeded)
     panel = await http.get(f"/desk/appointments/{visit}")
@@ -473,9 +488,9 @@ async def test_the_night_the_clocks_go_forward_offers_nothing_in_the_gap(
 
 @pytest.mark.usefixtures("frozen")
 async def test_a_move_outside_working_hours_needs_a_reason_and_is_audited(
-    seeded: Database, http: httpx2.AsyncClient
+    seeded: Database, http: httpx2.AsyncClient, settings: Settings
 ) -> None:
-    visit = await book_visit(seeded, date(2026, 12, 2))
+    visit = await confirmed_visit(seeded, settings, date(2026, 12, 2))
     before = await appointment(seeded, visit)
     desk = await sign_in_desk(http, seeded)
     page = await http.get(move_url(visit), params={"day": "2026-12-03"})

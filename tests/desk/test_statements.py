@@ -167,8 +167,8 @@ async def test_the_day_page_runs_a_fixed_number_of_selects_and_writes_nothing(
     assert page.text.count('class="desk-card-open"') == 160
     assert page.text.count('<section class="desk-col') == 20
     assert len(small) == len(large), (small, large)
-    # The staff session and its roles, then the day: settings, roster, time off, closures,
+    # The staff session with its roles, then the day: settings, roster, time off, closures,
     # cards, payments, clearances to chase, visits needing attention and their credentials.
-    assert len(large) == 11, large
+    assert len(large) == 10, large
     for statement in small + large:
         assert statement.lstrip().upper().startswith(("SELECT", "WITH")), statement

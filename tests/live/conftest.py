@@ -197,11 +197,18 @@ async def _seed(database_url: str) -> None:
         await db.dispose()
 
 
+@pytest.fixture(scope="module")
+def live_env() -> dict[str, str]:
+    """More environment for the module's server (a module overrides this fixture)."""
+    return {}
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 async def live_server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     live_templates: Templates,
+    live_env: dict[str, str],
 ) -> AsyncIterator[LiveServer]:
     """The app served by uvicorn in a subprocess over a fresh, seeded database."""
     backend: str = request.param
@@ -235,7 +242,7 @@ async def live_server(
                 "--log-level",
                 "warning",
                 cwd=PROJECT_ROOT,
-                env=_server_env(database_url, server.base_url, directory / "var"),
+                env=_server_env(database_url, server.base_url, directory / "var") | live_env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,

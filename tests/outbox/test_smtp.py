@@ -1,7 +1,8 @@
 """Real SMTP (clinic/notifications/smtp.py) against an aiosmtpd server on 127.0.0.1: the
-message arrives whole, its calendar attachment parses; a refusing or silent server is a
-`MailNotSent` the outbox retries, logged without the recipient or the subject; and
-CLINIC_SMTP_URL is read strictly."""
+message arrives whole, its calendar attachment parses; a booking confirmation sent by the
+worker after its grace period carries an .ics at the right instant in the right zone; a
+refusing or silent server is a `MailNotSent` the outbox retries, logged without the
+recipient or the subject; and CLINIC_SMTP_URL is read strictly."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ import contextlib
 import email
 import email.policy
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 
+from clinic.booking.notices import queue_confirmation
+from clinic.clock import frozen_at
+from clinic.db import Database
 from clinic.notifications.mail import build_message, mailer_from_settings
 from clinic.notifications.smtp import MailNotSent, SmtpMailer
 from clinic.settings import (
@@ -32,6 +34,9 @@ from clinic.settings import (
     SmtpServer,
     smtp_server,
 )
+from clinic.worker import build_worker
+from tests.outbox.visits import PUBLIC_NAME, book_visit
+from tests.smtp_sink import Inbox, free_port, running_inbox
 
 TO = "Jo Client <jo@example.com>"
 SUBJECT = "Booked: Tue 1 Dec, 10am"
@@ -49,38 +54,10 @@ END:VCALENDAR\r
 """
 
 
-class Inbox:
-    """An aiosmtpd handler: keeps what it is given, or refuses with `refusal`."""
-
-    def __init__(self) -> None:
-        self.received: list[Envelope] = []
-        self.refusal: str | None = None
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        if self.refusal is not None:
-            return self.refusal
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    # aiosmtpd checks its own start by connecting to the port it was given: not 0.
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with running_inbox() as running:
+        yield running
 
 
 @contextlib.asynccontextmanager
@@ -165,7 +142,7 @@ async def test_a_server_that_never_answers_times_out_as_mail_not_sent() -> None:
 
 async def test_nobody_listening_is_mail_not_sent() -> None:
     with pytest.raises(MailNotSent):
-        await SmtpMailer(_plain(_free_port())).send(_message())
+        await SmtpMailer(_plain(free_port())).send(_message())
 
 
 def test_the_smtp_url_is_read_strictly(tmp_path: Path) -> None:
@@ -206,3 +183,48 @@ def test_the_smtp_url_is_read_strictly(tmp_path: Path) -> None:
     mailer = mailer_from_settings(settings)
     assert isinstance(mailer, SmtpMailer)
     assert mailer.server.port == 2525
+
+
+async def test_a_booking_confirmation_arrives_by_smtp_with_a_calendar_file_at_the_right_instant(
+    inbox: tuple[Inbox, int], db: Database, settings: Settings
+) -> None:
+    handler, port = inbox
+    zone = ZoneInfo("America/New_York")
+    # Monday after the spring change, 9:30am EDT: 13:30 UTC (14:30 before the change).
+    starts = datetime(2027, 3, 15, 9, 30, tzinfo=zone)
+    booked_at = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)
+    visit = await book_visit(db, starts_at=starts.astimezone(UTC), booked_at=booked_at)
+    with frozen_at(booked_at):
+        async with db.transaction() as session:
+            await queue_confirmation(session, visit.appointment_id)
+    worker = build_worker(db, replace(settings, smtp=_plain(port)))
+    with frozen_at(booked_at + timedelta(seconds=119)):
+        assert await worker.run_once() == 0  # the grace period
+    with frozen_at(booked_at + timedelta(minutes=2)):
+        assert await worker.run_once() == 1
+
+    [envelope] = handler.received
+    assert envelope.rcpt_tos == [visit.client_email]
+    assert isinstance(envelope.content, bytes)
+    received = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert isinstance(received, EmailMessage)
+    assert received["Subject"] == "Booked: Mon 15 Mar, 9:30am"
+    [attachment] = list(received.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_filename() == "appointment.ics"
+    calendar = icalendar.Calendar.from_ical(attachment.get_content())
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("DTSTART") == datetime(2027, 3, 15, 13, 30, tzinfo=UTC)
+    assert event.decoded("DTEND") == datetime(2027, 3, 15, 14, 30, tzinfo=UTC)
+    assert event["DTSTART"].params["TZID"] == "America/New_York"
+    [timezone] = calendar.walk("VTIMEZONE")
+    assert str(timezone["TZID"]) == "America/New_York"
+    assert str(event["UID"]) == f"booking-{visit.appointment_id}@willowoak.test"
+    assert event.decoded("SEQUENCE") == 0
+    summary = str(event["SUMMARY"])
+    assert summary == f"{PUBLIC_NAME} at Willow & Oak Massage Therapy"
+    whole = attachment.get_content().lower()
+    for word in ("oncology", "cancer", "chemo", "lymph", "clearance", "tumo"):
+        assert word not in whole, word
+    assert "12 elm street" in str(event["LOCATION"]).lower()

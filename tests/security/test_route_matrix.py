@@ -145,6 +145,28 @@ EXPECTED: dict[tuple[str, str], Case] = {
     # An empty form answers with the form and its error, whoever sends it.
     ("POST", "/login"): everyone("/login", 200),
     ("POST", "/logout"): everyone("/logout", 303),
+    # The code step of signing in: without a halfway sign-in (its own cookie) it is back
+    # to the password, signed in or not.
+    ("GET", "/login/code"): everyone("/login/code", 303),
+    ("POST", "/login/code"): everyone("/login/code", 303),
+    # Each member's account security pages: every role; an empty form (no current
+    # password) is 422.
+    ("GET", "/account"): Case("/account", 303, 200, 200, 200, 200),
+    ("GET", "/account/second-factor"): Case("/account/second-factor", 303, 200, 200, 200, 200),
+    ("POST", "/account/second-factor/start"): Case(
+        "/account/second-factor/start", 303, 422, 422, 422, 422
+    ),
+    ("POST", "/account/second-factor/confirm"): Case(
+        "/account/second-factor/confirm", 303, 422, 422, 422, 422
+    ),
+    ("POST", "/account/second-factor/off"): Case(
+        "/account/second-factor/off", 303, 422, 422, 422, 422
+    ),
+    ("POST", "/account/recovery-codes"): Case("/account/recovery-codes", 303, 422, 422, 422, 422),
+    ("GET", "/account/password"): Case("/account/password", 303, 200, 200, 200, 200),
+    ("POST", "/account/password"): Case("/account/password", 303, 422, 422, 422, 422),
+    ("GET", "/account/email"): Case("/account/email", 303, 200, 200, 200, 200),
+    ("POST", "/account/email"): Case("/account/email", 303, 422, 422, 422, 422),
     ("GET", "/desk/"): staff_only("/desk/", Role.FRONTDESK),
     # The desk's calendar: a day, a therapist's week (without one: the list to choose
     # from), one visit's panel and its moves (no such visit: "not found" for the desk).
@@ -247,6 +269,9 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/therapist/{day}"): staff_only("/therapist/2026-11-27", Role.THERAPIST),
     ("GET", "/therapist/{day}/print"): staff_only("/therapist/2026-11-27/print", Role.THERAPIST),
     ("GET", "/therapist/week"): staff_only("/therapist/week", Role.THERAPIST),
+    ("POST", "/therapist/appointments/{appointment_id:id}/break-glass"): staff_only(
+        "/therapist/appointments/999999/break-glass", Role.THERAPIST, 404
+    ),
     ("POST", "/therapist/appointments/{appointment_id:id}/complete"): staff_only(
         "/therapist/appointments/999999/complete", Role.THERAPIST, 404
     ),
@@ -363,6 +388,11 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("GET", "/admin/policies"): staff_only("/admin/policies", Role.ADMIN),
     ("GET", "/admin/policies/{section}"): staff_only("/admin/policies/booking", Role.ADMIN),
     ("POST", "/admin/policies/{section}"): staff_only("/admin/policies/booking", Role.ADMIN, 422),
+    # Which roles must use a second factor: a role that does not exist is 422 for an admin.
+    ("GET", "/admin/second-factor"): staff_only("/admin/second-factor", Role.ADMIN),
+    ("POST", "/admin/second-factor"): staff_only(
+        "/admin/second-factor", Role.ADMIN, 422, roles="nobody"
+    ),
     # The order in booking: a service or therapist that does not exist is "not found".
     ("GET", "/admin/order"): staff_only("/admin/order", Role.ADMIN),
     ("POST", "/admin/order/services/{service_id:id}"): staff_only(
@@ -371,6 +401,12 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/admin/order/therapists/{therapist_id:id}"): staff_only(
         "/admin/order/therapists/999999", Role.ADMIN, 404, direction="up"
     ),
+    # The audit trail: an empty export form downloads the whole trail; a chain check
+    # shows the page with its result.
+    ("GET", "/admin/audit"): staff_only("/admin/audit", Role.ADMIN),
+    ("GET", "/admin/break-glass"): staff_only("/admin/break-glass", Role.ADMIN),
+    ("POST", "/admin/audit/export"): staff_only("/admin/audit/export", Role.ADMIN),
+    ("POST", "/admin/audit/verify"): staff_only("/admin/audit/verify", Role.ADMIN),
     # End of admin set-up.
     # Client booking pages: open to everyone, signed in or not. Each step without the
     # choices before it (no service, no held time) starts again at /book.
@@ -412,6 +448,7 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
     ("POST", "/manage/{token}/cancel"): everyone("/manage/not-a-real-token/cancel", 404),
+    ("POST", "/manage/{token}/reminders"): everyone("/manage/not-a-real-token/reminders", 404),
     ("GET", "/manage/{token}/check"): everyone("/manage/not-a-real-token/check", 404),
     ("POST", "/manage/{token}/check"): everyone("/manage/not-a-real-token/check", 404),
     ("GET", "/manage/{token}/intake"): everyone("/manage/not-a-real-token/intake", 404),

@@ -120,8 +120,10 @@ async def test_another_therapists_visits_never_appear(
         assert f"/therapist/appointments/{appointment.id}" not in page.text
     for entry in await _reads_by(seeded, jordan.user_id or 0):
         assert entry.details["appointment_id"] not in {a.id for a, _ in theirs}
+    # Their visit page offers break-glass only (tests/therapist/test_break_glass.py).
     other = await http.get(f"/therapist/appointments/{theirs[0][0].id}")
-    assert other.status_code == 404
+    assert other.status_code == 403
+    assert "not on your schedule" in other.text
 
 
 async def test_a_day_links_to_the_days_either_side_and_the_week(

@@ -7,6 +7,8 @@ field."""
 
 from __future__ import annotations
 
+from clinic.areas.admin.audit import audit_export, audit_trail, audit_verify
+from clinic.areas.admin.break_glass import break_glass_grants
 from clinic.areas.admin.catalogue import (
     closure_add,
     closure_remove,
@@ -55,6 +57,10 @@ from clinic.areas.admin.users import (
 )
 
 __all__ = [
+    "audit_export",
+    "audit_trail",
+    "audit_verify",
+    "break_glass_grants",
     "change_user",
     "closure_add",
     "closure_remove",

@@ -10,6 +10,7 @@ from clinic.admin import policies as policies_admin
 from clinic.admin.forms import form_values
 from clinic.areas.admin.common import actor, currency, render
 from clinic.auth.models import Role
+from clinic.auth.second_factor_policy import requirement as second_factor_requirement
 from clinic.auth.web import requires
 from clinic.errors import InvalidInput
 from clinic.web.context import db_of
@@ -19,7 +20,13 @@ from clinic.web.flash import flash
 @requires(Role.ADMIN)
 async def policies(request: Request) -> Response:
     summaries = await policies_admin.policies_page(db_of(request), currency=currency(request))
-    return render(request, "admin/policies.html", {"summaries": summaries})
+    # The second-factor card (templates/auth/_second_factor_policy_card.html).
+    second_factor = await second_factor_requirement(db_of(request))
+    return render(
+        request,
+        "admin/policies.html",
+        {"summaries": summaries, "second_factor_requirement": second_factor},
+    )
 
 
 async def _form_page(

@@ -40,6 +40,7 @@ from clinic.booking.pages.manage import (
     manage_confirm_form,
     manage_confirm_submit,
     manage_page,
+    manage_reminders_submit,
     manage_time_form,
     manage_time_submit,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "manage_intake_plan",
     "manage_intake_submit",
     "manage_page",
+    "manage_reminders_submit",
     "manage_time_form",
     "manage_time_submit",
     "service_form",

@@ -1,11 +1,13 @@
-"""The client's manage pages (/manage/{token}...): see the booking, move it, cancel it, and
-fill in a missing health form (manage_intake.py). The token in the path is the client's
-credential: it never goes in a title, and a token that matches nothing is the 404 page."""
+"""The client's manage pages (/manage/{token}...): see the booking, move it, cancel it,
+turn reminder emails off or on, and fill in a missing health form (manage_intake.py). The
+token in the path is the client's credential: it never goes in a title, and a token that
+matches nothing is the 404 page."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +33,7 @@ from clinic.booking.pages.wording import (
     therapist_text,
     when_lines,
 )
+from clinic.booking.reminders import reminders_wanted, set_reminders
 from clinic.booking.statuses import AppointmentStatus
 from clinic.booking.taking import SlotTaken
 from clinic.db import Database
@@ -133,6 +136,64 @@ def manage_context(request: Request, token: str, view: BookingView) -> dict[str,
     }
 
 
+@dataclass(frozen=True)
+class ReminderChoice:
+    wanted: bool
+    # "the day before, at the same time", "2 days before, at the same time", "3 hours before"
+    lead: str
+    action: str
+
+
+def reminder_lead_words(hours: int) -> str:
+    days, rest = divmod(hours, 24)
+    if rest == 0:
+        return (
+            "the day before, at the same time"
+            if days == 1
+            else f"{days} days before, at the same time"
+        )
+    return f"{hours} hour{'' if hours == 1 else 's'} before"
+
+
+async def _reminder_choice(
+    request: Request, token: str, view: BookingView
+) -> ReminderChoice | None:
+    """The page's reminder form; None when there is nothing to choose (the clinic sends
+    no reminders, or this visit is no longer booked)."""
+    hours = view.policies.reminder_hours_before
+    if hours == 0 or view.status not in OPEN_STATUSES:
+        return None
+    async with db_of(request).reading() as session:
+        wanted = await reminders_wanted(session, view.client_id)
+    action = page_url(request, "manage:reminders", token=token)
+    return ReminderChoice(wanted, reminder_lead_words(hours), action)
+
+
+REMINDER_CHOICES = {"off": False, "on": True}
+
+
+async def manage_reminders_submit(request: Request) -> Response:
+    """Reminder emails off, or on again, for all the client's visits (only reminders: a
+    booking, a change or a cancellation is still emailed). The form is one button, so a bad
+    value comes only from a crafted post: a message, and nothing changes."""
+    token, _view = await booking_in_path(request)
+    form = await request.form()
+    wanted = REMINDER_CHOICES.get(form_value(form, "reminders"))
+    if wanted is None:
+        flash(request, "Choose whether to get reminder emails.", "error")
+    else:
+        await set_reminders(db_of(request), token, wanted=wanted)
+        flash(
+            request,
+            "Reminder emails are on."
+            if wanted
+            else "Reminder emails are off. We still email you when a visit is booked, "
+            "changed or cancelled.",
+            "success",
+        )
+    return see_other(show_url(request, token) + "#reminders")
+
+
 async def manage_page(request: Request) -> Response:
     token, view = await booking_in_path(request)
     zone = ZoneInfo(view.timezone)
@@ -151,6 +212,7 @@ async def manage_page(request: Request) -> Response:
                 if await _intake_missing(db_of(request), view)
                 else None
             ),
+            "reminders": await _reminder_choice(request, token, view),
         },
     )
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from clinic.booking.pages.choices import Clinic
 from clinic.booking.pages.forms import form_value, render
 from clinic.booking.pages.wording import day_text, short_day_text
-from clinic.booking.taking import SlotTaken
+from clinic.booking.taking import SlotTaken, plausible_start
 from clinic.db import Database
 from clinic.errors import ClinicError
 from clinic.scheduling.availability import CareNeed, Slot
@@ -52,7 +52,8 @@ def parse_start(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    # A time no visit could have is no choice (and would overflow the page's date sums).
+    return parsed if parsed.tzinfo is not None and plausible_start(parsed) else None
 
 
 def parse_day(value: str | None) -> date | None:
