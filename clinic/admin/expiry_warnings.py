@@ -21,6 +21,7 @@ from clinic.admin.credential_status import (
     short_date,
 )
 from clinic.auth.models import Role, User, UserRole
+from clinic.auth.service import email_while_in_role
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.outbox.models import OutboxMessage
@@ -246,15 +247,7 @@ async def send_expiry_warning(ctx: HandlerContext, message: OutboxMessage) -> No
     payload: dict[str, Any] = message.payload
     today = now_utc().astimezone(ctx.settings.zone).date()
     async with ctx.db.reading() as session:
-        to = await session.scalar(
-            select(User.email)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.id == int(payload["user_id"]),
-                User.active.is_(True),
-                UserRole.role == Role.ADMIN,
-            )
-        )
+        to = await email_while_in_role(session, int(payload["user_id"]), Role.ADMIN)
     if to is None:
         # No longer an admin, or disabled since: not theirs to hear.
         return

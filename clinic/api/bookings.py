@@ -34,7 +34,7 @@ from clinic.booking.statuses import AppointmentSource
 from clinic.booking.taking import OUT_OF_RANGE, SlotRequest, plausible_start
 from clinic.errors import ClinicError, InvalidInput
 from clinic.intake.models import IntakeState
-from clinic.web.context import db_of, settings_of
+from clinic.web.context import client_ip, db_of, settings_of
 from clinic.web.errors import ProblemResponse
 from clinic.web.ids import MAX_ID
 
@@ -182,10 +182,6 @@ def _respond(answer: Answer, replayed: bool) -> Response:
     return response
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _iso(moment: datetime, view_zone: Any) -> str:
     return moment.astimezone(view_zone).isoformat()
 
@@ -265,7 +261,7 @@ async def create_hold(request: Request) -> Response:
             db,
             SlotRequest(data.service_id, data.start, data.therapist_id, care.need),
             owner=owner_key("email", data.email) if data.email else None,
-            address=_address(request),
+            address=client_ip(request),
             source=AppointmentSource.API,
             currency=settings.currency,
         )

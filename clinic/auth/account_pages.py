@@ -17,7 +17,7 @@ from clinic.auth.service import TooManyAttempts
 from clinic.auth.web import landing_route, requires, secret_box, signed_in_staff
 from clinic.errors import Conflict, InvalidInput
 from clinic.web.caching import no_store
-from clinic.web.context import db_of, settings_of, templates_of
+from clinic.web.context import client_ip, db_of, settings_of, templates_of
 from clinic.web.flash import flash
 
 EVERY_ROLE = tuple(Role)
@@ -25,10 +25,6 @@ EVERY_ROLE = tuple(Role)
 # The second-factor page's forms each have their own password field; a problem with
 # "password" is shown beside the field of the form that was sent.
 PASSWORD_FIELDS = {"start": "password", "codes": "codes-password", "off": "off-password"}
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _render(
@@ -59,6 +55,19 @@ async def overview(request: Request) -> Response:
 
 
 # The second factor
+
+
+async def _password_refused(
+    request: Request, form: str, refused: InvalidInput | TooManyAttempts
+) -> Response:
+    """The second-factor page again, with why the password sent with `form` ("start",
+    "codes" or "off") was refused beside that form's field."""
+    field = PASSWORD_FIELDS[form]
+    if isinstance(refused, TooManyAttempts):
+        errors, status = _refused(refused, field)
+        return await _second_factor_page(request, errors=errors, status=status)
+    message = refused.field_errors.get("password", str(refused))
+    return await _second_factor_page(request, errors={field: message}, status=422)
 
 
 async def _second_factor_page(
@@ -95,14 +104,10 @@ async def second_factor_start(request: Request) -> Response:
             secret_box(settings_of(request).secret_key),
             signed_in_staff(request),
             str(form.get("password", "")),
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
-    except InvalidInput as invalid:
-        errors = {PASSWORD_FIELDS["start"]: invalid.field_errors.get("password", str(invalid))}
-        return await _second_factor_page(request, errors=errors, status=422)
-    except TooManyAttempts as blocked:
-        errors, status = _refused(blocked, PASSWORD_FIELDS["start"])
-        return await _second_factor_page(request, errors=errors, status=status)
+    except (InvalidInput, TooManyAttempts) as refused:
+        return await _password_refused(request, "start", refused)
     return RedirectResponse(request.url_for("account:second_factor").path + "#scan", 303)
 
 
@@ -117,7 +122,7 @@ async def second_factor_confirm(request: Request) -> Response:
             secret_box(settings_of(request).secret_key),
             staff,
             code,
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
     except InvalidInput as invalid:
         return await _second_factor_page(
@@ -150,41 +155,31 @@ def _recovery_codes_page(request: Request, shown: list[str], *, just_set_up: boo
 @requires(*EVERY_ROLE)
 async def recovery_codes(request: Request) -> Response:
     form = await request.form()
-    field = PASSWORD_FIELDS["codes"]
     try:
         shown = await account.replace_recovery_codes(
             db_of(request),
             secret_box(settings_of(request).secret_key),
             signed_in_staff(request),
             str(form.get("password", "")),
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
-    except InvalidInput as invalid:
-        errors = {field: invalid.field_errors.get("password", str(invalid))}
-        return await _second_factor_page(request, errors=errors, status=422)
-    except TooManyAttempts as blocked:
-        errors, status = _refused(blocked, field)
-        return await _second_factor_page(request, errors=errors, status=status)
+    except (InvalidInput, TooManyAttempts) as refused:
+        return await _password_refused(request, "codes", refused)
     return _recovery_codes_page(request, shown, just_set_up=False)
 
 
 @requires(*EVERY_ROLE)
 async def second_factor_off(request: Request) -> Response:
     form = await request.form()
-    field = PASSWORD_FIELDS["off"]
     try:
         await account.turn_off(
             db_of(request),
             signed_in_staff(request),
             str(form.get("password", "")),
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
-    except InvalidInput as invalid:
-        errors = {field: invalid.field_errors.get("password", str(invalid))}
-        return await _second_factor_page(request, errors=errors, status=422)
-    except TooManyAttempts as blocked:
-        errors, status = _refused(blocked, field)
-        return await _second_factor_page(request, errors=errors, status=status)
+    except (InvalidInput, TooManyAttempts) as refused:
+        return await _password_refused(request, "off", refused)
     flash(request, "Two-step sign-in is off. Signing in now needs only your password.", "success")
     return RedirectResponse(request.url_for("account:security").path, 303)
 
@@ -214,7 +209,7 @@ async def password_save(request: Request) -> Response:
             current=str(form.get("current_password", "")),
             new=str(form.get("new_password", "")),
             confirm=str(form.get("confirm_password", "")),
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
     except InvalidInput as invalid:
         return _password_page(request, invalid.field_errors, status=422)
@@ -265,7 +260,7 @@ async def email_save(request: Request) -> Response:
             signed_in_staff(request),
             password=str(form.get("password", "")),
             new_email=new_email,
-            ip_address=_address(request),
+            ip_address=client_ip(request),
         )
     except InvalidInput as invalid:
         return _email_page(request, invalid.field_errors, values, status=422)

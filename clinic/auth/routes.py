@@ -23,7 +23,7 @@ from clinic.auth.web import (
 )
 from clinic.errors import InvalidInput
 from clinic.web.caching import no_store
-from clinic.web.context import db_of, settings_of, templates_of
+from clinic.web.context import client_ip, db_of, settings_of, templates_of
 from clinic.web.flash import flash
 
 # From this many recovery codes left, signing in with one says to make new ones.
@@ -70,7 +70,7 @@ async def login(request: Request) -> Response:
             db_of(request),
             email=email,
             password=password,
-            ip_address=_client_address(request),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
             box=secret_box(settings.secret_key),
         )
@@ -96,10 +96,6 @@ async def login(request: Request) -> Response:
         )
     target = next_path or str(request.url_for(landing_route(result.roles)).path)
     return await _signed_in(request, result.token, target)
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def _signed_in(request: Request, token: str, target: str) -> Response:
@@ -157,7 +153,7 @@ async def code_submit(request: Request) -> Response:
             secret_box(settings.secret_key),
             token,
             str(form.get("code", "")),
-            ip_address=_client_address(request),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
     except account.ChallengeEnded:

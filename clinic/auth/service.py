@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
 from clinic.auth import codes, throttle
@@ -359,3 +360,14 @@ async def update_account(
                 subject_id=user.id,
             )
     return user
+
+
+async def email_while_in_role(session: AsyncSession, user_id: int, role: Role) -> str | None:
+    """The staff member's email while their account is active and holds `role`, else
+    None: a staff email queued earlier is theirs to hear only then."""
+    email: str | None = await session.scalar(
+        select(User.email)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.id == user_id, User.active.is_(True), UserRole.role == role)
+    )
+    return email

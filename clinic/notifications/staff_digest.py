@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.auth.models import Role, User, UserRole
+from clinic.auth.service import email_while_in_role
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.desk.attention import AttentionItem, Problem, Reason, needs_attention
@@ -251,15 +252,7 @@ async def send_digest(ctx: HandlerContext, message: OutboxMessage) -> None:
     payload: dict[str, Any] = message.payload
     now = now_utc()
     async with ctx.db.reading() as session:
-        to = await session.scalar(
-            select(User.email)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.id == int(payload["user_id"]),
-                User.active.is_(True),
-                UserRole.role == Role.FRONTDESK,
-            )
-        )
+        to = await email_while_in_role(session, int(payload["user_id"]), Role.FRONTDESK)
         if to is None:
             # No longer at the desk, or disabled since: not theirs to hear.
             return

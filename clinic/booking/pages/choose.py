@@ -21,13 +21,13 @@ from clinic.booking.pages.cookies import (
     browser_id,
     set_cookie,
 )
-from clinic.booking.pages.forms import client_address, form_value, page_url, render, see_other
+from clinic.booking.pages.forms import form_value, page_url, render, see_other
 from clinic.booking.statuses import AppointmentSource
 from clinic.booking.taking import SlotRequest, SlotTaken
 from clinic.errors import InvalidInput
 from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.service import public_services
-from clinic.web.context import db_of, settings_of
+from clinic.web.context import client_ip, db_of, settings_of
 
 CHOOSE_SERVICE = "Choose a service"
 CHOOSE_THERAPIST = "Choose a therapist, or anyone suitable"
@@ -224,7 +224,7 @@ async def time_submit(request: Request) -> Response:
             db_of(request),
             SlotRequest(choice.service.id, start, choice.therapist_id, care=choice.care),
             owner=owner_key("browser", browser),
-            address=client_address(request),
+            address=client_ip(request),
             source=AppointmentSource.ONLINE,
             currency=settings.currency,
         )

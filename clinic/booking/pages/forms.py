@@ -38,10 +38,6 @@ def page_url(
     return url
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     defaults: dict[str, Any] = {"total_steps": TOTAL_STEPS, "errors": {}, "back_url": None}
     clinic = context.get("clinic")
