@@ -24,7 +24,7 @@ from clinic.db import Database
 from clinic.intake.models import AppointmentIntake, IntakeState
 from clinic.outbox.service import enqueue
 from clinic.payments.jobs import PAY_LINK_EMAIL, SLOT_LOST_EMAIL
-from clinic.payments.ledger import add_refund, move, move_refund
+from clinic.payments.ledger import RECEIPT_EMAIL, REFUND_EMAIL, add_refund, move, move_refund
 from clinic.payments.models import Payment
 from clinic.payments.states import (
     PaymentKind,
@@ -33,7 +33,7 @@ from clinic.payments.states import (
     RefundReason,
     RefundState,
 )
-from clinic.settings import Settings
+from clinic.settings import PROJECT_ROOT, Settings
 from clinic.worker import build_worker
 from tests.booking.conftest import NOW
 from tests.booking.test_emails import mail_in
@@ -244,3 +244,25 @@ async def test_no_clearance_or_health_form_email_says_anything_clinical(
         words = _words_of(message)
         for word in (*CLINICAL_WORDS, "fox chase", "ana lee", "restriction"):
             assert not re.search(rf"\b{word}", words), (message["Subject"], word)
+
+
+# Emails to staff (who may read names and to-dos, still nothing clinical: their own tests).
+STAFF_EMAILS = {"credential_expiry", "staff_digest"}
+# Sent by the tests above: the receipt and the refund notice by the ledger's own moves.
+SEARCHED = {
+    *APPOINTMENT_EMAILS,
+    BOOKING_REMINDER,
+    PAY_LINK_EMAIL,
+    SLOT_LOST_EMAIL,
+    RECEIPT_EMAIL,
+    REFUND_EMAIL,
+    *(kind for kind, _, _ in STATEFUL_EMAILS),
+}
+
+
+def test_every_client_email_template_is_searched_above() -> None:
+    """A new client email cannot ship without this file rendering and searching it."""
+    folder = PROJECT_ROOT / "templates" / "emails"
+    templates = {path.name.removesuffix(".subject.txt") for path in folder.glob("*.subject.txt")}
+    client_templates = templates - STAFF_EMAILS
+    assert client_templates == {kind.removeprefix("email.") for kind in SEARCHED}
