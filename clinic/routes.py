@@ -354,6 +354,12 @@ def build_routes() -> list[Route | Mount]:
             methods=["POST"],
             name="admin:user_save",
         ),
+        Route(
+            "/admin/users/{user_id:id}/second-factor/reset",
+            admin.user_second_factor_reset,
+            methods=["POST"],
+            name="admin:user_second_factor_reset",
+        ),
         # Admin set-up (clinic/areas/admin/, use cases in clinic/admin/): therapists with
         # their details, services, hours, time off and credentials; expiring credentials.
         Route("/admin/therapists", admin.therapists, methods=["GET"], name="admin:therapists"),

@@ -125,3 +125,46 @@ async def test_a_hundred_wrong_codes_stop_the_code_step_until_an_admin_unlocks_i
     at = later + timedelta(minutes=1)
     with clock.frozen_at(at):
         assert (await steps.code_step(http, code_at(secret, at))).status_code == 303
+
+
+async def test_an_admin_clears_a_members_second_factor_from_their_account_page(
+    db: Database, http: httpx2.AsyncClient, new_client: Callable[[], httpx2.AsyncClient]
+) -> None:
+    with clock.frozen_at(T0):
+        user = await factories.sign_in_as(http, db, Role.THERAPIST)
+        await steps.enrol(http, T0)
+        await steps.sign_out(http)
+
+    async with new_client() as admin:
+        with clock.frozen_at(T0):
+            me = await factories.sign_in_as(admin, db, Role.ADMIN)
+            page = await admin.get(f"/admin/users/{user.id}")
+            assert "signs in with a code from an authenticator app" in page.text
+            token = await factories.form_token(admin, f"/admin/users/{user.id}")
+            cleared = await admin.post(
+                f"/admin/users/{user.id}/second-factor/reset", data={"csrf_token": token}
+            )
+            after = await admin.get(cleared.headers["location"])
+
+    assert cleared.status_code == 303
+    assert f"Cleared {user.name}&#39;s two-step sign-in" in after.text
+    assert "Not set up:" in after.text
+    async with db.reading() as session:
+        stored = await session.get(User, user.id)
+        codes_left = (
+            await session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        ).all()
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "user.second_factor_reset")
+        )
+    assert stored is not None
+    assert not stored.has_second_factor
+    assert codes_left == []
+    assert entry is not None
+    assert entry.actor_user_id == me.id
+    assert entry.subject_id == str(user.id)
+    # Signing in now takes the password alone.
+    with clock.frozen_at(T0 + timedelta(minutes=5)):
+        signed_in = await steps.password_step(http, user.email)
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] != "/login/code"

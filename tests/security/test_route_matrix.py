@@ -311,6 +311,9 @@ EXPECTED: dict[tuple[str, str], Case] = {
     ("POST", "/admin/users/{user_id:id}"): staff_only(
         "/admin/users/{other_user_id}", Role.ADMIN, 422, active="yes"
     ),
+    ("POST", "/admin/users/{user_id:id}/second-factor/reset"): staff_only(
+        "/admin/users/999999/second-factor/reset", Role.ADMIN, 404
+    ),
     # Admin set-up: an empty form is 422 for an admin; a therapist, time off or credential
     # that does not exist is "not found" for an admin, whatever the form holds.
     ("GET", "/admin/therapists"): staff_only("/admin/therapists", Role.ADMIN),

@@ -53,6 +53,7 @@ from clinic.areas.admin.users import (
     new_user,
     new_user_form,
     user_detail,
+    user_second_factor_reset,
     users,
 )
 
@@ -104,5 +105,6 @@ __all__ = [
     "therapist_time_off_remove",
     "therapists",
     "user_detail",
+    "user_second_factor_reset",
     "users",
 ]

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from clinic.areas.admin.common import render
+from clinic.auth.account import reset_second_factor
 from clinic.auth.models import Role
 from clinic.auth.service import create_user, get_account, list_accounts, update_account
 from clinic.auth.web import requires, signed_in_staff
@@ -93,3 +94,22 @@ async def change_user(request: Request) -> Response:
         )
     flash(request, f"Saved the changes to {user.name}'s account.", "success")
     return RedirectResponse(request.url_for("admin:users").path, 303)
+
+
+@requires(Role.ADMIN)
+async def user_second_factor_reset(request: Request) -> Response:
+    """Clear a member's second factor (a lost phone and lost recovery codes); audited."""
+    account = await get_account(db_of(request), int(request.path_params["user_id"]))
+    had_one = await reset_second_factor(
+        db_of(request), account.user.email, actor_user_id=signed_in_staff(request).user_id
+    )
+    if had_one:
+        flash(
+            request,
+            f"Cleared {account.user.name}'s two-step sign-in: they sign in with their password "
+            "and set it up again if their role requires it.",
+            "success",
+        )
+    else:
+        flash(request, f"{account.user.name} had no two-step sign-in to clear.", "info")
+    return RedirectResponse(request.url_for("admin:user", user_id=account.user.id).path, 303)
