@@ -186,7 +186,7 @@ def calendar_file(
     body = appointment_calendar(
         entry, method=method, domain=mail_domain(ctx.settings.mail_from), stamp=now_utc()
     )
-    return (attachment_name(method), CALENDAR_CONTENT_TYPE, body)
+    return (attachment_name(method), f"{CALENDAR_CONTENT_TYPE}; method={method.value}", body)
 
 
 async def _send(

@@ -27,7 +27,7 @@ from clinic.settings import Settings
 
 logger = logging.getLogger("clinic.mail")
 
-#: (file name, content type such as "text/calendar", content)
+#: (file name, content type such as "text/calendar; method=PUBLISH", content)
 Attachment = tuple[str, str, bytes]
 
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -138,10 +138,16 @@ def build_message(
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     for filename, content_type, content in attachments:
-        maintype, slash, subtype = content_type.partition("/")
+        kind, *parameters = (piece.strip() for piece in content_type.split(";"))
+        maintype, slash, subtype = kind.partition("/")
         if not slash or not maintype or not subtype:
             raise ValueError(f"attachment {filename!r}: content type must be type/subtype")
-        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+        # Parameters such as a calendar's method=PUBLISH, which mail programs read to
+        # decide whether the file is an entry to add or an invitation.
+        params = dict(parameter.partition("=")[::2] for parameter in parameters)
+        message.add_attachment(
+            content, maintype=maintype, subtype=subtype, filename=filename, params=params
+        )
     return message
 
 

@@ -175,10 +175,12 @@ async def test_a_booking_without_a_health_form_emails_the_link_to_fill_it_in(
 
 
 def calendar_event(message: EmailMessage) -> tuple[str, icalendar.Event]:
-    """The METHOD and the one VEVENT of a message's .ics attachment."""
+    """The METHOD and the one VEVENT of a message's .ics attachment (the part's header
+    names the same method as the file)."""
     [part] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
     calendar = icalendar.Calendar.from_ical(part.get_content())
     [event] = calendar.events
+    assert part.get_param("method") == str(calendar["METHOD"])
     return str(calendar["METHOD"]), event
 
 

@@ -211,6 +211,8 @@ async def test_a_booking_confirmation_arrives_by_smtp_with_a_calendar_file_at_th
     assert received["Subject"] == "Booked: Mon 15 Mar, 9:30am"
     [attachment] = list(received.iter_attachments())
     assert attachment.get_content_type() == "text/calendar"
+    # Mail programs read the method from the part's header, not the file.
+    assert attachment.get_param("method") == "PUBLISH"
     assert attachment.get_filename() == "appointment.ics"
     calendar = icalendar.Calendar.from_ical(attachment.get_content())
     assert str(calendar["METHOD"]) == "PUBLISH"
