@@ -891,6 +891,16 @@ async def reschedule_appointment(
                 if moved.rowcount != 1:  # type: ignore[attr-defined]
                     raise Conflict("This appointment was changed just now. Reload and try again.")
                 await replan(session, appointment_id, care)
+                # A clearance covers visits up to its date: judge the visit at its new
+                # one (waiting again past it, confirmed when moved back inside). Its
+                # "Changed" email says when it waits.
+                await recheck_client(
+                    session,
+                    current.client_id,
+                    await clinic_screening(session),
+                    actor_user_id=actor_user_id,
+                    notify_client=False,
+                )
                 audit.record(
                     session,
                     "appointment.rescheduled",

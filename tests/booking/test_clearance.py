@@ -33,9 +33,12 @@ from clinic.errors import InvalidInput, PermissionDenied
 from clinic.intake.models import AppointmentIntake
 from clinic.intake.summary import plan_from_json
 from clinic.outbox.models import OutboxMessage
+from clinic.settings import Settings
 from clinic.staff.models import Therapist
+from clinic.worker import build_worker
 from tests import factories
 from tests.booking.conftest import CLIENT, NOW, free_slots, service_id
+from tests.booking.test_emails import mail_in
 from tests.intake.answers_factory import signed
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -311,3 +314,60 @@ async def test_in_the_demo_the_lead_records_the_waiting_reply_and_the_visit_is_c
     await record_outcome(seeded, waiting.id, Outcome(ClearanceStatus.CLEARED), actor=lead)
     for appointment_id in pending:
         assert await status_of(seeded, appointment_id) is AppointmentStatus.CONFIRMED
+
+
+async def test_moving_a_visit_past_its_clearance_makes_it_wait_and_back_confirms_it(
+    seeded: Database, http: httpx2.AsyncClient, settings: Settings
+) -> None:
+    """A clearance covers visits up to its date: a move is judged at the new date."""
+    [visit] = await book_pending(seeded, http, "2026-12-02")
+    lead = await actor(seeded, Role.CLINICAL_LEAD)
+    clearance = await requested(seeded, visit["id"], await actor(seeded, Role.FRONTDESK))
+    await record_outcome(
+        seeded,
+        clearance.id,
+        Outcome(ClearanceStatus.CLEARED, valid_until=date(2026, 12, 10)),
+        actor=lead,
+    )
+    assert await status_of(seeded, visit["id"]) is AppointmentStatus.CONFIRMED
+    short = await service_id(seeded, SHORT)
+    token = visit["manage_token"]
+    worker = build_worker(seeded, settings)
+    while await worker.run_once():  # the confirmation goes: a move now sends "Changed"
+        pass
+
+    async def free_with_same_therapist(day: str) -> dict[str, Any]:
+        slots = await free_slots(http, short, day)
+        return next(s for s in slots if s["therapist_id"] == visit["therapist_id"])
+
+    later = await free_with_same_therapist("2026-12-16")
+    moved = await http.post(f"/api/v1/bookings/{token}/reschedule", json={"start": later["start"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "pending_clearance"
+    assert await status_of(seeded, visit["id"]) is AppointmentStatus.PENDING_CLEARANCE
+    # Its "Changed" email says it waits (the one email about this move).
+    async with seeded.reading() as session:
+        kinds = list(
+            await session.scalars(
+                select(OutboxMessage.kind).where(
+                    OutboxMessage.payload["appointment_id"].as_integer() == visit["id"],
+                    OutboxMessage.kind.like("email.%"),
+                    OutboxMessage.created_at >= NOW,
+                )
+            )
+        )
+    assert "email.clearance_requested" not in kinds
+    worker = build_worker(seeded, settings)
+    while await worker.run_once():
+        pass
+    [changed] = [
+        m for m in mail_in(settings.var_dir / "mail") if m["Subject"].startswith("Changed")
+    ]
+    text = changed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "We need one more thing before this visit" in text
+
+    back = await free_with_same_therapist("2026-12-04")
+    moved = await http.post(f"/api/v1/bookings/{token}/reschedule", json={"start": back["start"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "confirmed"
+    assert await status_of(seeded, visit["id"]) is AppointmentStatus.CONFIRMED
