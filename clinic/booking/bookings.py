@@ -893,14 +893,15 @@ async def reschedule_appointment(
                 await replan(session, appointment_id, care)
                 # A clearance covers visits up to its date: judge the visit at its new
                 # one (waiting again past it, confirmed when moved back inside). Its
-                # "Changed" email says when it waits.
-                await recheck_client(
-                    session,
-                    current.client_id,
-                    await clinic_screening(session),
-                    actor_user_id=actor_user_id,
-                    notify_client=False,
-                )
+                # "Changed" email says when it waits. (A booked visit has its client.)
+                if current.client_id is not None:
+                    await recheck_client(
+                        session,
+                        current.client_id,
+                        await clinic_screening(session),
+                        actor_user_id=actor_user_id,
+                        notify_client=False,
+                    )
                 audit.record(
                     session,
                     "appointment.rescheduled",
