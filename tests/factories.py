@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.auth.models import Role, User, UserRole
 from clinic.auth.passwords import hash_password
+from clinic.auth.sessions import start_session
+from clinic.auth.web import session_cookie_for
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus
 from clinic.clients.models import Client
@@ -189,6 +191,18 @@ async def sign_in_as(
         "/login", data={"email": user.email, "password": STAFF_PASSWORD, "csrf_token": token}
     )
     assert response.status_code == 303, response.text
+    return user
+
+
+async def session_for(http: httpx2.AsyncClient, db: Database, *roles: Role) -> User:
+    """Create a staff member with `roles` and give this client their session cookie
+    directly, as signing in would, without the password check (tens of milliseconds of
+    argon2 each): for tests about what a signed-in member may do, not about signing in."""
+    async with db.transaction() as session:
+        user = await create_user(session, roles=roles)
+        token = await start_session(session, user, ip_address="127.0.0.1", user_agent="tests")
+    name = session_cookie_for(https=http.base_url.scheme == "https")
+    http.cookies.set(name, token, path="/")
     return user
 
 

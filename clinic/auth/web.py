@@ -32,8 +32,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def session_cookie_name(settings: Settings) -> str:
+    return session_cookie_for(https=settings.uses_https)
+
+
+def session_cookie_for(*, https: bool) -> str:
     # __Host- binds the cookie to this exact host over https, with no Domain attribute.
-    return "__Host-clinic_session" if settings.uses_https else "clinic_session"
+    return "__Host-clinic_session" if https else "clinic_session"
 
 
 def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> str:

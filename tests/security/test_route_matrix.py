@@ -505,10 +505,11 @@ class Visitor:
 
 
 async def become(http: httpx2.AsyncClient, db: Database, role: str) -> Visitor:
-    """Sign `http` in with exactly `role` (or leave it anonymous)."""
+    """Sign `http` in with exactly `role` (or leave it anonymous): a session of its own,
+    without the password check (signing in has its own tests)."""
     if role == ANONYMOUS:
         return Visitor(role, http, None)
-    user = await factories.sign_in_as(http, db, Role(role))
+    user = await factories.session_for(http, db, Role(role))
     return Visitor(role, http, user.id)
 
 
