@@ -871,6 +871,9 @@ async def reschedule_appointment(
                             )
                             .values(
                                 therapist_id=slot.therapist_id,
+                                # Named now: later moves keep this therapist.
+                                therapist_chosen=current.therapist_chosen
+                                or therapist_id is not None,
                                 room_id=slot.room_id,
                                 starts_at=slot.start,
                                 ends_at=slot.end,

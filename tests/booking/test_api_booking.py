@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from clinic import clock
 from clinic.audit import AuditEntry
+from clinic.booking.bookings import reschedule_appointment
 from clinic.booking.models import Appointment
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client
@@ -448,3 +449,36 @@ async def test_a_clinic_cancellation_costs_nothing_and_asks_for_rebooking(
     assert appointment is not None
     assert appointment.needs_rebooking
     assert appointment.cancelled_by is CancelledBy.CLINIC
+
+
+async def test_a_therapist_named_in_a_move_stays_chosen_for_later_moves(
+    seeded: Database, http: httpx2.AsyncClient
+) -> None:
+    """Booked with "anyone suitable", then moved to a named therapist: later moves keep
+    that therapist rather than taking anyone again."""
+    service = await service_id(seeded)
+    slots = await free_slots(http, service)
+    booked = (
+        await http.post(
+            "/api/v1/bookings",
+            json={"service_id": service, "start": slots[0]["start"], "client": CLIENT},
+        )
+    ).json()
+    async with seeded.reading() as session:
+        appointment = await session.get(Appointment, booked["id"])
+    assert appointment is not None
+    assert not appointment.therapist_chosen
+
+    other = next(s for s in slots if s["therapist_id"] != booked["therapist_id"])
+    await reschedule_appointment(
+        seeded,
+        booked["id"],
+        start=datetime.fromisoformat(other["start"]),
+        therapist_id=other["therapist_id"],
+    )
+
+    async with seeded.reading() as session:
+        moved = await session.get(Appointment, booked["id"], populate_existing=True)
+    assert moved is not None
+    assert moved.therapist_id == other["therapist_id"]
+    assert moved.therapist_chosen
