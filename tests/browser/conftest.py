@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -24,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 import pytest
 
 from clinic.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET_KEY
 from tests.fakestripe import SECRET_KEY, FakeStripe
+from tests.servers import copy_sqlite, free_port, stop, wait_until_healthy
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page
@@ -53,9 +52,6 @@ CURRENCY = "usd"
 # (whatever the demo's own choice): a 25% deposit.
 SERVICE_NAME = "Swedish massage, 90 min"
 DEPOSIT_PERCENT = 25
-STARTUP_SECONDS = 30.0
-# uvicorn waits for the lifespan, which gives the outbox worker up to 10 s to finish.
-SHUTDOWN_SECONDS = 15.0
 # Explicit waits: long enough for a slow CI machine, short enough to fail clearly.
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 15_000
@@ -160,15 +156,6 @@ async def demo_database(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabas
     return DemoDatabase(path, service_id, price_minor)
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
-    # The backup API copies a consistent database whatever its journal mode.
-    with (
-        contextlib.closing(sqlite3.connect(source)) as src,
-        contextlib.closing(sqlite3.connect(target)) as dst,
-    ):
-        src.backup(dst)
-
-
 # --- The stand-in Stripe and the app ----------------------------------------------------
 
 
@@ -211,41 +198,6 @@ class ClinicSite(ServedSite):
         self.deposit_minor = -(-self.price_minor * DEPOSIT_PERCENT // 100)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def _wait_until_healthy(url: str, process: asyncio.subprocess.Process) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_SECONDS
-    async with httpx2.AsyncClient(timeout=2.0, trust_env=False) as http:
-        while True:
-            if process.returncode is not None:
-                raise RuntimeError(f"the server exited with {process.returncode} while starting")
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if loop.time() > deadline:
-                raise RuntimeError(f"/healthz did not answer 200 within {STARTUP_SECONDS:.0f} s")
-            await asyncio.sleep(0.05)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), timeout=SHUTDOWN_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-
-
 @contextlib.asynccontextmanager
 async def _serving(site: ServedSite, port: int, env: dict[str, str]) -> AsyncIterator[str]:
     """`clinic serve` on 127.0.0.1:`port` with `env`, logging to site.log_path; yields
@@ -262,12 +214,12 @@ async def _serving(site: ServedSite, port: int, env: dict[str, str]) -> AsyncIte
     try:
         direct = f"http://127.0.0.1:{port}"
         try:
-            await _wait_until_healthy(direct, process)
+            await wait_until_healthy(direct, process)
         except RuntimeError as error:
             raise RuntimeError(f"{error}; the server's log ends with:\n{site.log_tail()}") from None
         yield direct
     finally:
-        await _stop(process)
+        await stop(process)
 
 
 @pytest.fixture
@@ -277,8 +229,8 @@ async def clinic_site(
     """`clinic serve` over a fresh copy of the demo clinic, with CLINIC_PAYMENTS=stripe
     pointed at the stand-in, which POSTs its signed webhooks back to the app."""
     database_path = tmp_path / "clinic.db"
-    await asyncio.to_thread(_copy_sqlite, demo_database.path, database_path)
-    port = _free_port()
+    await asyncio.to_thread(copy_sqlite, demo_database.path, database_path)
+    port = free_port()
     site = ClinicSite(
         base_url=f"http://localhost:{port}",
         database_path=database_path,
@@ -306,8 +258,8 @@ async def demo_site(demo_database: DemoDatabase, tmp_path: Path) -> AsyncIterato
     """`clinic serve` over a fresh copy of the demo clinic as `make run` serves it: payments
     offline (CLINIC_PAYMENTS unset), so online payments go through the demo checkout."""
     database_path = tmp_path / "clinic.db"
-    await asyncio.to_thread(_copy_sqlite, demo_database.path, database_path)
-    port = _free_port()
+    await asyncio.to_thread(copy_sqlite, demo_database.path, database_path)
+    port = free_port()
     site = ServedSite(
         base_url=f"http://localhost:{port}",
         database_path=database_path,

@@ -76,6 +76,27 @@ def _set_status(path: Path, appointment_id: int, status: str) -> None:
         )
 
 
+def _someone_works_now(path: Path) -> bool:
+    """Give the therapist with the fewest hours today an hour either side of this moment,
+    so that today's grid covers it whatever time of day the tests run (the demo's own
+    hours end in the evening). False in the last minute before midnight."""
+    now = datetime.now(ZONE)
+    midnight = datetime.combine(now.date(), time(0), ZONE)
+    start = max(now - timedelta(hours=1), midnight).time()
+    end = min(now + timedelta(hours=1), datetime.combine(now.date(), time(23, 59), ZONE)).time()
+    if start >= end:
+        return False
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "INSERT INTO weekly_hours (therapist_id, location_id, weekday, start_time, end_time)"
+            " SELECT t.id, (SELECT min(id) FROM location), ?, ?, ? FROM therapist t"
+            " WHERE t.active ORDER BY (SELECT count(*) FROM weekly_hours w"
+            " WHERE w.therapist_id = t.id AND w.weekday = ?), t.id LIMIT 1",
+            (now.weekday(), f"{start:%H:%M:%S}.000000", f"{end:%H:%M:%S}.000000", now.weekday()),
+        )
+    return True
+
+
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
@@ -220,12 +241,13 @@ async def test_the_now_line_moves_each_minute_in_clinic_time_whatever_the_device
         page = await context.new_page()
         page.on("console", page_log.console)
         page.on("pageerror", page_log.page_error)
+        if not _someone_works_now(demo_site.database_path):
+            pytest.skip("a minute before midnight: no hour of today is left to show")
         await page.clock.install()
         await sign_in(page, demo_site, DESK)
         await _open_day(page, demo_site)
         line = page.locator("#now")
-        if not await line.count():
-            pytest.skip("the clinic's grid does not cover this hour of the day")
+        await expect(line).to_have_count(1)
         label = line.locator(".desk-now-label")
         facts = await label.evaluate(
             "e => [e.dataset.now, e.dataset.gridStart, e.dataset.zoneOffset].map(Number)"

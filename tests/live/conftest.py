@@ -7,10 +7,7 @@ on SQLite a copy of a migrated file. A frozen clock cannot reach the server proc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import sqlite3
 import sys
 import uuid
 from collections.abc import AsyncIterator, Generator
@@ -18,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import httpx2
 import pytest
 
 from clinic import demo, migrations
@@ -31,12 +27,10 @@ from tests.conftest import (
     create_postgres_database,
     drop_postgres_database,
 )
+from tests.servers import copy_sqlite, free_port, stop, wait_until_healthy
 
 TIMEZONE = "America/New_York"
 CURRENCY = "usd"
-STARTUP_SECONDS = 30.0
-# uvicorn waits for the lifespan, which gives the outbox worker up to 10 s to finish.
-SHUTDOWN_SECONDS = 15.0
 TAIL_LINES = 30
 # A JSON log line carries a whole traceback; its end names the exception.
 TAIL_LINE_CHARS = 1500
@@ -114,22 +108,6 @@ async def live_templates(
         await templates.close()
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
-    # The backup API copies a consistent database whatever its journal mode.
-    with (
-        contextlib.closing(sqlite3.connect(source)) as src,
-        contextlib.closing(sqlite3.connect(target)) as dst,
-    ):
-        src.backup(dst)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _open_log(path: Path) -> IO[bytes]:
     return path.open("wb")
 
@@ -149,39 +127,11 @@ def _server_env(database_url: str, base_url: str, var_dir: Path) -> dict[str, st
     return env
 
 
-async def _wait_until_healthy(base_url: str, process: asyncio.subprocess.Process) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_SECONDS
-    async with httpx2.AsyncClient(base_url=base_url, timeout=2.0) as http:
-        while True:
-            if process.returncode is not None:
-                raise RuntimeError(f"the server exited with {process.returncode} while starting")
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if loop.time() > deadline:
-                raise RuntimeError(f"/healthz did not answer 200 within {STARTUP_SECONDS:.0f} s")
-            await asyncio.sleep(0.1)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), timeout=SHUTDOWN_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-
-
 async def _fresh_database(backend: str, templates: Templates, directory: Path) -> str:
     """A new migrated database for one module; its plain URL."""
     if backend == "sqlite":
         path = directory / "clinic.db"
-        await asyncio.to_thread(_copy_sqlite, await templates.sqlite_file(), path)
+        await asyncio.to_thread(copy_sqlite, await templates.sqlite_file(), path)
         return f"sqlite:///{path}"
     assert POSTGRES_URL is not None
     template = await templates.postgres_database()
@@ -219,7 +169,7 @@ async def live_server(
     process: asyncio.subprocess.Process | None = None
     try:
         await _seed(database_url)
-        port = _free_port()
+        port = free_port()
         server = LiveServer(
             backend=backend,
             base_url=f"http://127.0.0.1:{port}",
@@ -250,7 +200,7 @@ async def live_server(
         finally:
             log.close()
         try:
-            await _wait_until_healthy(server.base_url, process)
+            await wait_until_healthy(server.base_url, process)
         except RuntimeError as error:
             raise RuntimeError(
                 f"{error}; the server's log ends with:\n{server.log_tail()}"
@@ -258,7 +208,7 @@ async def live_server(
         yield server
     finally:
         if process is not None:
-            await _stop(process)
+            await stop(process)
         if backend == "postgresql" and POSTGRES_URL is not None:
             await drop_postgres_database(POSTGRES_URL, database_url.rsplit("/", 1)[1])
 

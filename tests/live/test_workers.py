@@ -17,14 +17,12 @@ from clinic import serving
 from clinic.settings import PROJECT_ROOT
 from tests.live.conftest import (
     Templates,
-    _free_port,
     _fresh_database,
     _open_log,
     _seed,
     _server_env,
-    _stop,
-    _wait_until_healthy,
 )
+from tests.servers import free_port, stop, wait_until_healthy
 
 pytestmark = pytest.mark.skipif(
     not (serving.REUSE_PORT and Path("/proc/self/task").is_dir()),
@@ -93,7 +91,7 @@ async def test_two_workers_each_take_a_share_of_the_connections(
 ) -> None:
     database_url = await _fresh_database("sqlite", live_templates, tmp_path)
     await _seed(database_url)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = _open_log(tmp_path / "server.log")
     try:
@@ -118,7 +116,7 @@ async def test_two_workers_each_take_a_share_of_the_connections(
         log.close()
     writers: list[asyncio.StreamWriter] | tuple[asyncio.StreamWriter, ...] = []
     try:
-        await _wait_until_healthy(base_url, process)
+        await wait_until_healthy(base_url, process)
         # Both workers up: each answers on its own socket.
         for _ in range(50):
             if len(_held_by_worker(process.pid, port, LISTENING)) == 2:
@@ -143,4 +141,4 @@ async def test_two_workers_each_take_a_share_of_the_connections(
     finally:
         for writer in writers:
             writer.close()
-        await _stop(process)
+        await stop(process)

@@ -36,7 +36,8 @@ from clinic.settings import (
 )
 from clinic.worker import build_worker
 from tests.outbox.visits import PUBLIC_NAME, book_visit
-from tests.smtp_sink import Inbox, free_port, running_inbox
+from tests.servers import free_port
+from tests.smtp_sink import Inbox, running_inbox
 
 TO = "Jo Client <jo@example.com>"
 SUBJECT = "Booked: Tue 1 Dec, 10am"
