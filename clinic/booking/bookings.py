@@ -704,6 +704,62 @@ async def cancel_by_token(
     )
 
 
+async def cancel_in(
+    session: AsyncSession,
+    appointment: Appointment,
+    *,
+    now: datetime,
+    cancelled_by: CancelledBy,
+    reason: str,
+    medically_excused: bool = False,
+    needs_rebooking: bool | None = None,
+    actor_user_id: int | None = None,
+    audit_details: Mapping[str, object] | None = None,
+) -> CancellationTerms:
+    """Cancel `appointment` (locked by the caller) in the caller's transaction, under the
+    policies: free before the window, the late fee after it, nothing for the client when
+    the clinic or the system cancels or the reason is medical. Audited, and its money
+    settled afterwards; the caller queues the email that fits (`queue_cancelled`, or the
+    deadline's or the pre-visit check's own). `needs_rebooking` overrides the policy's
+    answer (the clinic calls to rebook)."""
+    check_transition(appointment.status, AppointmentStatus.CANCELLED)
+    terms = cancellation_terms(
+        policies_from(await get_option(session, "booking.policies")),
+        price_minor=appointment.price_minor,
+        starts_at=appointment.starts_at,
+        now=now,
+        cancelled_by=cancelled_by,
+        medically_excused=medically_excused,
+    )
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancelled_by = cancelled_by
+    appointment.cancellation_reason = reason.strip()[:500]
+    appointment.fee_minor = terms.fee_minor
+    appointment.needs_rebooking = (
+        terms.needs_rebooking if needs_rebooking is None else needs_rebooking
+    )
+    appointment.medically_excused = medically_excused and cancelled_by is CancelledBy.CLIENT
+    audit.record(
+        session,
+        "appointment.cancelled",
+        actor_user_id=actor_user_id,
+        actor_label="" if actor_user_id else cancelled_by.value,
+        subject_type="appointment",
+        subject_id=appointment.id,
+        details={
+            "by": cancelled_by.value,
+            "late": terms.late,
+            "fee_minor": terms.fee_minor,
+            "medically_excused": medically_excused,
+            **(audit_details or {}),
+        },
+    )
+    # Refunds and fees follow from the ledger.
+    enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+    return terms
+
+
 async def cancel_appointment(
     db: Database,
     appointment_id: int,
@@ -713,48 +769,21 @@ async def cancel_appointment(
     medically_excused: bool = False,
     actor_user_id: int | None = None,
 ) -> BookingView:
-    """Cancel under the policies: free before the window, the late fee after it, nothing
-    for the client when the clinic cancels (and they go on the rebooking list) or when the
-    reason is medical."""
-    now = now_utc()
+    """Cancel under the policies (see `cancel_in`) and tell the client."""
     async with db.transaction() as session:
         appointment = await session.get(Appointment, appointment_id, with_for_update=True)
         if appointment is None:
             raise NotFound("There is no such appointment.")
-        check_transition(appointment.status, AppointmentStatus.CANCELLED)
-        policies = policies_from(await get_option(session, "booking.policies"))
-        terms = cancellation_terms(
-            policies,
-            price_minor=appointment.price_minor,
-            starts_at=appointment.starts_at,
-            now=now,
-            cancelled_by=cancelled_by,
-            medically_excused=medically_excused,
-        )
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.cancelled_at = now
-        appointment.cancelled_by = cancelled_by
-        appointment.cancellation_reason = reason.strip()[:500]
-        appointment.fee_minor = terms.fee_minor
-        appointment.needs_rebooking = terms.needs_rebooking
-        appointment.medically_excused = medically_excused and cancelled_by is CancelledBy.CLIENT
-        audit.record(
+        await cancel_in(
             session,
-            "appointment.cancelled",
+            appointment,
+            now=now_utc(),
+            cancelled_by=cancelled_by,
+            reason=reason,
+            medically_excused=medically_excused,
             actor_user_id=actor_user_id,
-            actor_label="" if actor_user_id else cancelled_by.value,
-            subject_type="appointment",
-            subject_id=appointment.id,
-            details={
-                "by": cancelled_by.value,
-                "late": terms.late,
-                "fee_minor": terms.fee_minor,
-                "medically_excused": medically_excused,
-            },
         )
         await queue_cancelled(session, appointment)
-        # Refunds and fees follow from the ledger.
-        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
         await session.flush()
         return await _view(session, appointment)
 
@@ -943,6 +972,7 @@ __all__ = [
     "booking_for_token",
     "cancel_appointment",
     "cancel_by_token",
+    "cancel_in",
     "intake_for_booking",
     "mark_no_show",
     "reschedule_appointment",

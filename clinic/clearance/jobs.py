@@ -11,11 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from clinic import audit
+from clinic.booking.bookings import cancel_in
 from clinic.booking.models import Appointment
-from clinic.booking.policies import cancellation_terms, policies_from
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
-from clinic.booking.transitions import check_transition
 from clinic.clearance.models import CLEARING, Clearance, ClearanceStatus
 from clinic.clearance.notices import notify_deadline_passed, send_renewal_notices
 from clinic.clearance.previsit import send_due_checks
@@ -23,10 +21,7 @@ from clinic.clearance.service import recheck_client
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
 from clinic.intake.service import clinic_screening
-from clinic.options import get_option
 from clinic.outbox.registry import HandlerContext, periodic
-from clinic.outbox.service import enqueue
-from clinic.payments import SETTLE_PAYMENTS
 
 log = logging.getLogger("clinic.clearance")
 RELEASE_REASON = "The clearance it needed did not arrive before the deadline."
@@ -53,10 +48,10 @@ async def release_overdue(db: Database) -> int:
 
 async def _release(db: Database, appointment_id: int) -> int:
     """Cancel one overdue visit as the system would (no fee: the clinic's rule, not the
-    client's choice), settle its money, and tell the client what happens now. This is
-    `booking.bookings.cancel_appointment`'s change with the deadline's own email in place
-    of the generic cancellation, so the client gets one message, not two. Re-checked under
-    the row lock: a visit confirmed or cancelled meanwhile is left alone (0)."""
+    client's choice; `cancel_in` settles its money) and tell the client what happens now,
+    by the deadline's own email in place of the generic cancellation, so the client gets
+    one message, not two. Re-checked under the row lock: a visit confirmed or cancelled
+    meanwhile is left alone (0)."""
     now = now_utc()
     async with db.transaction() as session:
         appointment = await session.get(Appointment, appointment_id, with_for_update=True)
@@ -67,38 +62,15 @@ async def _release(db: Database, appointment_id: int) -> int:
             or appointment.starts_at > now + timedelta(hours=rules.clearance_deadline_hours)
         ):
             return 0
-        check_transition(appointment.status, AppointmentStatus.CANCELLED)
-        terms = cancellation_terms(
-            policies_from(await get_option(session, "booking.policies")),
-            price_minor=appointment.price_minor,
-            starts_at=appointment.starts_at,
+        await cancel_in(
+            session,
+            appointment,
             now=now,
             cancelled_by=CancelledBy.SYSTEM,
-        )
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.cancelled_at = now
-        appointment.cancelled_by = CancelledBy.SYSTEM
-        appointment.cancellation_reason = RELEASE_REASON
-        appointment.fee_minor = terms.fee_minor
-        appointment.needs_rebooking = terms.needs_rebooking
-        appointment.medically_excused = False
-        audit.record(
-            session,
-            "appointment.cancelled",
-            actor_label=CancelledBy.SYSTEM.value,
-            subject_type="appointment",
-            subject_id=appointment.id,
-            details={
-                "by": CancelledBy.SYSTEM.value,
-                "late": terms.late,
-                "fee_minor": terms.fee_minor,
-                "medically_excused": False,
-                "clearance_deadline": True,
-            },
+            reason=RELEASE_REASON,
+            audit_details={"clearance_deadline": True},
         )
         notify_deadline_passed(session, appointment.id)
-        # Refunds follow from the ledger, as after any cancellation.
-        enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
     return 1
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic import audit
+from clinic.booking.bookings import cancel_in
 from clinic.booking.models import Appointment
+from clinic.booking.notices import queue_cancelled
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
-from clinic.booking.transitions import check_transition
 from clinic.clearance.covering import covers, in_active_treatment
 from clinic.clearance.models import CLEARING, Clearance, PrevisitCheck
 from clinic.clearance.service import void_clearances
@@ -29,7 +30,6 @@ from clinic.intake.plan import CONTACT_PROMPTLY
 from clinic.intake.screening import within_day_of_visit_window
 from clinic.intake.service import ClinicScreening, answers_of, clinic_screening
 from clinic.outbox.service import enqueue
-from clinic.payments import SETTLE_PAYMENTS
 
 # Changes that void a clearance and ask for a new health form (domain section (d)).
 CHANGES: tuple[tuple[str, str], ...] = (
@@ -105,7 +105,7 @@ async def answer_check(
     if unwell and close:
         outcome = PrevisitOutcome.DEFERRED
         result = PrevisitResult(outcome, CONTACT_PROMPTLY)
-        _defer(session, appointment, now)
+        await _defer(session, appointment, now)
     elif changes or unwell:
         outcome = PrevisitOutcome.REVIEW
         result = PrevisitResult(
@@ -131,26 +131,18 @@ async def answer_check(
     return result
 
 
-def _defer(session: AsyncSession, appointment: Appointment, now: datetime) -> None:
+async def _defer(session: AsyncSession, appointment: Appointment, now: datetime) -> None:
     # Illness is a medical reason: no fee, and the desk calls to rebook.
-    check_transition(appointment.status, AppointmentStatus.CANCELLED)
-    appointment.status = AppointmentStatus.CANCELLED
-    appointment.cancelled_at = now
-    appointment.cancelled_by = CancelledBy.CLIENT
-    appointment.cancellation_reason = "Unwell before the visit (pre-visit check)."
-    appointment.fee_minor = 0
-    appointment.medically_excused = True
-    appointment.needs_rebooking = True
-    audit.record(
+    await cancel_in(
         session,
-        "appointment.cancelled",
-        actor_label="client",
-        subject_type="appointment",
-        subject_id=appointment.id,
-        details={"by": "client", "late": False, "fee_minor": 0, "medically_excused": True},
+        appointment,
+        now=now,
+        cancelled_by=CancelledBy.CLIENT,
+        reason="Unwell before the visit (pre-visit check).",
+        medically_excused=True,
+        needs_rebooking=True,
     )
-    enqueue(session, "email.booking_cancelled", {"appointment_id": appointment.id})
-    enqueue(session, SETTLE_PAYMENTS, {"appointment_id": appointment.id})
+    await queue_cancelled(session, appointment)
 
 
 async def _to_review(
