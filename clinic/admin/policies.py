@@ -35,11 +35,10 @@ from clinic.admin.policy_sections import (
 from clinic.audit import AuditEntry
 from clinic.booking.policies import (
     DEPOSIT_KINDS,
-    OPTION_KEY,
     RANGES,
     Policies,
-    policies_from,
 )
+from clinic.booking.policy_store import stored_policies
 from clinic.db import Database
 from clinic.intake.rules import SCREENING_OPTION, ScreeningRules, screening_rules_from
 from clinic.options import ClinicOption, get_option, set_option
@@ -225,7 +224,7 @@ class Stored:
 
 async def _stored(session: AsyncSession) -> Stored:
     return Stored(
-        policies=policies_from(await get_option(session, OPTION_KEY)),
+        policies=await stored_policies(session),
         receipt=receipt_settings_from(await get_option(session, RECEIPT_OPTION)),
         screening=screening_rules_from(await get_option(session, SCREENING_OPTION)),
     )

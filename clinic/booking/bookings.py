@@ -24,8 +24,8 @@ from clinic.booking.policies import (
     Policies,
     cancellation_terms,
     no_show_fee,
-    policies_from,
 )
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus, CancelledBy
 from clinic.booking.taking import (
     SlotRequest,
@@ -64,7 +64,6 @@ from clinic.intake.service import (
     record_contact_consent,
     replan,
 )
-from clinic.options import get_option
 from clinic.outbox.service import enqueue
 from clinic.payments import SETTLE_PAYMENTS
 from clinic.scheduling.availability import NO_OVERRIDES, RuleOverrides
@@ -631,7 +630,7 @@ async def _view(session: AsyncSession, appointment: Appointment) -> BookingView:
         )
     ).one()
     service, therapist, location, client_name, room_name = row
-    policies = policies_from(await get_option(session, "booking.policies"))
+    policies = await stored_policies(session)
     return BookingView(
         appointment_id=appointment.id,
         status=appointment.status,
@@ -724,7 +723,7 @@ async def cancel_in(
     answer (the clinic calls to rebook)."""
     check_transition(appointment.status, AppointmentStatus.CANCELLED)
     terms = cancellation_terms(
-        policies_from(await get_option(session, "booking.policies")),
+        await stored_policies(session),
         price_minor=appointment.price_minor,
         starts_at=appointment.starts_at,
         now=now,
@@ -804,7 +803,7 @@ async def mark_no_show(
             if appointment.starts_at > now_utc():
                 raise Conflict("This appointment has not started yet, so it cannot be missed.")
             check_transition(appointment.status, AppointmentStatus.NO_SHOW)
-            policies = policies_from(await get_option(session, "booking.policies"))
+            policies = await stored_policies(session)
             appointment.status = AppointmentStatus.NO_SHOW
             due = no_show_fee(policies, appointment.price_minor)
             appointment.fee_minor = 0 if waived else due

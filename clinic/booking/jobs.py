@@ -29,7 +29,8 @@ from clinic.booking.notices import (
     BOOKING_REMINDER,
     BOOKING_RESCHEDULED,
 )
-from clinic.booking.policies import cancellation_terms, policies_from
+from clinic.booking.policies import cancellation_terms
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.reminders import queue_due_reminders, reminder_still_wanted
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.clients.models import Client
@@ -43,7 +44,6 @@ from clinic.notifications.ics import (
     attachment_name,
 )
 from clinic.notifications.mail import Attachment, mail_domain
-from clinic.options import get_option
 from clinic.outbox.models import OutboxMessage
 from clinic.outbox.registry import HandlerContext, handles, periodic
 from clinic.payments.desk import client_has_card, money_after_cancelling, paid_in
@@ -105,7 +105,7 @@ async def booking_email(
         token = secrets.token_urlsafe(32) if with_link else None
         if token is not None:
             session.add(ManageLink(appointment_id=appointment.id, token_hash=token_hash(token)))
-        policies = policies_from(await get_option(session, "booking.policies"))
+        policies = await stored_policies(session)
         intake_state = await session.scalar(
             select(AppointmentIntake.state).where(
                 AppointmentIntake.appointment_id == appointment.id

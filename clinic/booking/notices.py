@@ -24,9 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
-from clinic.booking.policies import OPTION_KEY, policies_from
+from clinic.booking.policy_store import stored_policies
 from clinic.clock import now_utc
-from clinic.options import get_option
 from clinic.outbox.models import OutboxMessage, OutboxStatus
 from clinic.outbox.service import enqueue
 from clinic.payments.ledger import applied_to_visit, payments_of
@@ -39,7 +38,7 @@ BOOKING_REMINDER = "email.booking_reminder"
 
 async def queue_confirmation(session: AsyncSession, appointment_id: int) -> OutboxMessage:
     """The booking's confirmation, due once the grace period has passed."""
-    policies = policies_from(await get_option(session, OPTION_KEY))
+    policies = await stored_policies(session)
     return enqueue(
         session,
         BOOKING_CONFIRMED,

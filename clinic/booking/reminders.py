@@ -35,12 +35,12 @@ from clinic import audit
 from clinic.booking.bookings import appointment_for_token
 from clinic.booking.models import Appointment, ReminderOptOut
 from clinic.booking.notices import BOOKING_REMINDER
-from clinic.booking.policies import OPTION_KEY, Policies, policies_from, reminder_moment
+from clinic.booking.policies import Policies, reminder_moment
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client
 from clinic.clock import now_utc
 from clinic.db import Database, with_retries
-from clinic.options import get_option
 from clinic.outbox.service import enqueue
 from clinic.scheduling.models import Location
 
@@ -69,7 +69,7 @@ def is_due(policies: Policies, candidate: Candidate, now: datetime) -> bool:
 
 async def due_reminders(session: AsyncSession, now: datetime) -> list[Candidate]:
     """The booked visits whose reminder is due now, soonest first, at most BATCH."""
-    policies = policies_from(await get_option(session, OPTION_KEY))
+    policies = await stored_policies(session)
     if policies.reminder_hours_before == 0:
         return []
     horizon = now + timedelta(hours=policies.reminder_hours_before) + CLOCK_CHANGE_MARGIN

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.booking.models import Appointment
 from clinic.booking.policies import OPTION_KEY as POLICY_OPTION
-from clinic.booking.policies import policies_from
+from clinic.booking.policy_store import stored_policies
 from clinic.clients.models import Client
 from clinic.clock import today_in
 from clinic.db import Database
@@ -95,7 +95,7 @@ async def seed_demo(
         await builder.build()
         # Someone trying the demo sees a booking's email at once; a clinic's own default
         # waits two minutes so that a quick correction sends one email, not two.
-        policies = policies_from(await get_option(session, POLICY_OPTION))
+        policies = await stored_policies(session)
         await set_option(
             session, POLICY_OPTION, replace(policies, confirmation_grace_minutes=0).as_dict()
         )

@@ -26,13 +26,12 @@ from sqlalchemy import select
 
 from clinic.booking.models import Appointment
 from clinic.booking.policies import (
-    OPTION_KEY,
     Policies,
     cancellation_terms,
     no_show_fee,
-    policies_from,
     settle,
 )
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentSource, AppointmentStatus, CancelledBy
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.demo.data import GRID_MINUTES, ServiceSpec, offers
@@ -159,7 +158,7 @@ class DemoPayments:
         b = self.builder
         session = b.session
         await set_option(session, RECEIPT_OPTION, RECEIPT.as_dict())
-        self.policies = policies_from(await get_option(session, OPTION_KEY))
+        self.policies = await stored_policies(session)
         self.rules = {
             service.id: (spec.deposit_kind, spec.deposit_value)
             for spec, service in b.services
@@ -871,7 +870,7 @@ async def check(builder: DemoBuilder) -> None:
         if max(p.created_at, p.updated_at, p.succeeded_at or p.created_at) > b.moment:
             problems.append(f"payment {p.id} happens after the demo's moment")
     rules = {s.id: spec for spec, s in b.services}
-    policies = policies_from(await get_option(session, OPTION_KEY))
+    policies = await stored_policies(session)
     receipt = receipt_settings_from(await get_option(session, RECEIPT_OPTION))
     owing = 0
     for a in b.appointments:

@@ -11,18 +11,16 @@ from zoneinfo import ZoneInfo
 
 from clinic.booking.models import Appointment
 from clinic.booking.policies import (
-    OPTION_KEY,
     CancellationTerms,
     Policies,
     cancellation_terms,
-    policies_from,
     settle,
 )
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentStatus, CancelledBy
 from clinic.booking.transitions import WORDS
 from clinic.db import Database
 from clinic.errors import NotFound
-from clinic.options import get_option
 from clinic.payments.desk import client_has_card, paid_in
 from clinic.web.formatting import clock_time, long_date, money
 
@@ -174,7 +172,7 @@ async def _facts(db: Database, appointment_id: int) -> _Facts:
         appointment = await session.get(Appointment, appointment_id)
         if appointment is None or appointment.client_id is None:
             raise NotFound("There is no such appointment.")
-        policies = policies_from(await get_option(session, OPTION_KEY))
+        policies = await stored_policies(session)
         paid = await paid_in(session, appointment_id)
         has_card = await client_has_card(session, appointment.client_id)
     return _Facts(appointment, policies, paid, has_card)

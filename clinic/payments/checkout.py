@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinic.booking.bookings import ClientDetails, reserve_hold
 from clinic.booking.models import Appointment
-from clinic.booking.policies import policies_from
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clients.models import Client, Consent, ConsentKind
 from clinic.clock import now_utc
@@ -71,7 +71,7 @@ async def online_payment_for_hold(db: Database, hold_token: str) -> OnlinePaymen
         if row is None:
             return None
         price, currency, service = row
-        policies = policies_from(await get_option(session, "booking.policies"))
+        policies = await stored_policies(session)
         receipt = receipt_settings_from(await get_option(session, RECEIPT_OPTION))
     return online_payment(
         policies,

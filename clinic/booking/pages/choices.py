@@ -13,10 +13,10 @@ from starlette.requests import Request
 
 from clinic.booking.models import Appointment
 from clinic.booking.pages.cookies import hold_token
-from clinic.booking.policies import OPTION_KEY, Policies, policies_from
+from clinic.booking.policies import Policies
+from clinic.booking.policy_store import stored_policies
 from clinic.booking.statuses import AppointmentStatus
 from clinic.clock import now_utc
-from clinic.options import get_option
 from clinic.scheduling.availability import CareNeed
 from clinic.scheduling.models import Location, Service
 from clinic.scheduling.service import primary_location, public_services
@@ -46,7 +46,7 @@ class Clinic:
 async def load_clinic(session: AsyncSession, settings: Settings) -> Clinic:
     location = await primary_location(session)
     zone = ZoneInfo(location.timezone) if location else settings.zone
-    policies = policies_from(await get_option(session, OPTION_KEY))
+    policies = await stored_policies(session)
     now = now_utc()
     return Clinic(
         name=location.name if location else "Massage therapy",

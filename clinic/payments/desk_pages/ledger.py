@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.auth.models import User
 from clinic.booking.models import Appointment
-from clinic.booking.policies import no_show_fee, policies_from
+from clinic.booking.policies import no_show_fee
+from clinic.booking.policy_store import stored_policies
 from clinic.clients.models import Client
 from clinic.clock import now_utc
 from clinic.errors import NotFound
-from clinic.options import get_option
 from clinic.payments.desk import Account, account_of, receipt_settings
 from clinic.payments.desk_pages.common import (
     FAILURE_WORDS,
@@ -227,7 +227,7 @@ async def ledger_of(session: AsyncSession, appointment_id: int, *, provider: str
         )
         for r in account.refunds
     ]
-    policies = policies_from(await get_option(session, "booking.policies"))
+    policies = await stored_policies(session)
     may_miss = appointment.status in NO_SHOW_FROM and appointment.starts_at <= now_utc()
     return Ledger(
         visit=visit,
